@@ -1,0 +1,50 @@
+# Two commands do everything on a fresh machine (see README.md):
+#   make book   build the HTML book into _build/html   (LTH_PROFILE=standard)
+#   make test   run every test: unit tests, every notebook under nbval, the pages in a browser
+# Both create (or reuse) the virtual environment and link or fetch the data first.
+
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+SHARED  ?= ../shared/data
+STAMP   := $(VENV)/.installed
+
+.PHONY: book test env data results bench clean
+
+env: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $(STAMP)
+
+# Offline machines: link the real dataset files from ../shared/data (see its README).
+# MNIST/Fashion-MNIST: the .gz files are linked one by one so torchvision can extract beside them.
+data:
+	@mkdir -p data/results
+	@if [ -d "$(SHARED)" ]; then \
+	  for d in MNIST FashionMNIST; do \
+	    if [ -d "$(SHARED)/$$d/raw" ]; then mkdir -p data/$$d/raw; \
+	      for f in "$(SHARED)/$$d/raw/"*.gz; do ln -sf "$$(cd "$$(dirname "$$f")" && pwd)/$$(basename "$$f")" data/$$d/raw/; done; fi; \
+	  done; \
+	  if [ -d "$(SHARED)/cifar-10-batches-py" ]; then ln -sfn "$$(cd "$(SHARED)/cifar-10-batches-py" && pwd)" data/cifar-10-batches-py; fi; \
+	  echo "data: linked the offline datasets from $(SHARED)"; \
+	else echo "data: no $(SHARED); torchvision will download into data/ on first use"; fi
+
+book: env data
+	LTH_PROFILE=$${LTH_PROFILE:-standard} $(VENV)/bin/jupyter-book build . --path-output . $(JBFLAGS)
+	@echo "book: open _build/html/index.html"
+
+test: env data
+	LTH_PROFILE=$${LTH_PROFILE:-quick} $(PY) -m pytest -p no:cacheprovider -q tests book --nbval-lax $(PYTESTFLAGS)
+
+# The experiment records the book reads (data/results/), recomputed only if missing or stale.
+results: env data
+	$(PY) -m lth_utils study lenet-mnist --profile $${LTH_PROFILE:-standard}
+
+bench: env data
+	$(PY) -m lth_utils bench
+
+clean:
+	rm -rf _build

@@ -1,0 +1,2 @@
+"""The Lottery Ticket Book helpers."""
+__version__ = "0.1.0"

@@ -1,0 +1,161 @@
+"""Pruning: from weights and the current masks to new, sparser masks.
+
+Every function prunes only among the weights that still survive, and removes an exact count:
+``round(rate * surviving)`` weights, the ones of smallest magnitude (ties broken by position, so
+the result is deterministic). Names follow ``torch.nn.utils.prune``: ``l1_unstructured`` prunes
+each layer by itself, ``global_unstructured`` ranks all layers together.
+
+* ``rate`` is the fraction of the *surviving* weights to remove in one step (the paper's p%).
+* ``sparsity`` is the fraction of *all* weights that should be gone afterwards.
+Both must lie in [0, 1).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .masks import Masks, check_fits
+
+# Per-layer rates of Frankle & Carbin (2019), Figure 2.
+PAPER_RATES = {"lenet": (0.2, 0.1), "conv2": (0.1, 0.2, 0.1), "conv4": (0.1, 0.2, 0.1),
+               "conv6": (0.15, 0.2, 0.1)}
+
+
+def check_fraction(value: float, what: str = "sparsity") -> float:
+    """Return ``value`` if it lies in [0, 1), else raise a ``ValueError`` saying what to pass."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value) \
+            or not 0.0 <= value < 1.0:
+        raise ValueError(f"{what} must be in [0, 1), got {value!r}: pass the fraction to remove, "
+                         f"e.g. 0.2 for 20% (1.0 would remove every weight)")
+    return float(value)
+
+
+def paper_rates(model_name: str, masks: Masks) -> dict[str, float]:
+    """The paper's per-layer pruning rates for ``model_name``'s weights in ``masks``.
+
+    LeNet: fully connected 20%, output layer 10%. Conv-2/4: conv 10%; Conv-6: conv 15%;
+    their fully connected layers 20% and the output layer 10%.
+    """
+    if model_name not in PAPER_RATES:
+        raise ValueError(f"unknown model {model_name!r}: choose one of {', '.join(PAPER_RATES)}")
+    rates = PAPER_RATES[model_name]
+    names = list(masks)
+    out = {}
+    for name in names:
+        if name == names[-1]:
+            out[name] = rates[-1]
+        elif masks[name].dim() == 4:
+            out[name] = rates[0]
+        else:
+            out[name] = rates[-2]
+    return out
+
+
+def _weights(source: nn.Module | dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    if isinstance(source, nn.Module):
+        return {n: p.detach() for n, p in source.named_parameters()}
+    return source
+
+
+def _prune_scores(scores: torch.Tensor, mask: torch.Tensor, count: int) -> torch.Tensor:
+    """New flat mask: ``mask`` with the ``count`` surviving entries of smallest score removed."""
+    flat_mask = mask.reshape(-1).clone()
+    if count <= 0:
+        return flat_mask
+    alive = flat_mask.nonzero().squeeze(1)
+    order = torch.sort(scores.reshape(-1)[alive], stable=True).indices
+    flat_mask[alive[order[:count]]] = 0.0
+    return flat_mask
+
+
+def l1_unstructured(weights: nn.Module | dict[str, torch.Tensor], masks: Masks,
+                    rate: float | dict[str, float]) -> Masks:
+    """Layerwise magnitude pruning: in each layer remove ``rate`` of its surviving weights.
+
+    ``rate`` is one number for every layer or a dict per layer name (see :func:`paper_rates`).
+    Returns new masks; the inputs are not changed.
+    """
+    w = _weights(weights)
+    if isinstance(weights, nn.Module):
+        check_fits(weights, masks)
+    rates = rate if isinstance(rate, dict) else {n: rate for n in masks}
+    out = {}
+    for name, m in masks.items():
+        r = check_fraction(rates[name], f"pruning rate for {name}")
+        count = round(r * int(m.sum().item()))
+        out[name] = _prune_scores(w[name].abs(), m, count).view_as(m)
+    return out
+
+
+def global_unstructured(weights: nn.Module | dict[str, torch.Tensor], masks: Masks,
+                        rate: float) -> Masks:
+    """Global magnitude pruning: remove ``rate`` of the surviving weights, ranked across layers."""
+    w = _weights(weights)
+    if isinstance(weights, nn.Module):
+        check_fits(weights, masks)
+    check_fraction(rate, "pruning rate")
+    names = list(masks)
+    scores = torch.cat([w[n].abs().reshape(-1) for n in names])
+    flat = torch.cat([masks[n].reshape(-1) for n in names])
+    new = _prune_scores(scores, flat, round(rate * int(flat.sum().item())))
+    out, start = {}, 0
+    for n in names:
+        size = masks[n].numel()
+        out[n] = new[start:start + size].view_as(masks[n])
+        start += size
+    return out
+
+
+def random_unstructured(masks: Masks, rate: float | dict[str, float],
+                        generator: torch.Generator) -> Masks:
+    """Random pruning: in each layer remove ``rate`` of its surviving weights, chosen at random."""
+    rates = rate if isinstance(rate, dict) else {n: rate for n in masks}
+    out = {}
+    for name, m in masks.items():
+        r = check_fraction(rates[name], f"pruning rate for {name}")
+        scores = torch.rand(m.shape, generator=generator)
+        out[name] = _prune_scores(scores, m, round(r * int(m.sum().item()))).view_as(m)
+    return out
+
+
+def random_like(masks: Masks, generator: torch.Generator) -> Masks:
+    """A random mask set with the same number of survivors in each layer as ``masks``."""
+    out = {}
+    for name, m in masks.items():
+        keep = int(m.sum().item())
+        flat = torch.zeros(m.numel())
+        flat[torch.randperm(m.numel(), generator=generator)[:keep]] = 1.0
+        out[name] = flat.view_as(m)
+    return out
+
+
+def rate_for_rounds(rate: float, rounds: int) -> float:
+    """The one-shot rate that leaves what ``rounds`` iterative steps of ``rate`` leave: 1-(1-rate)^rounds."""
+    check_fraction(rate, "pruning rate")
+    return 1.0 - (1.0 - rate) ** rounds
+
+
+def to_sparsity(weights: nn.Module | dict[str, torch.Tensor], masks: Masks, sparsity: float,
+                scope: str = "layerwise") -> Masks:
+    """Magnitude-prune so that a fraction ``sparsity`` of all weights is gone.
+
+    ``scope="layerwise"`` gives every layer that sparsity; ``"global"`` ranks all weights together.
+    Already pruned weights count towards the target.
+    """
+    check_fraction(sparsity, "sparsity")
+    if scope not in ("layerwise", "global"):
+        raise ValueError(f"scope must be 'layerwise' or 'global', got {scope!r}")
+    if scope == "global":
+        total = sum(m.numel() for m in masks.values())
+        alive = sum(int(m.sum().item()) for m in masks.values())
+        target = total - round((1 - sparsity) * total)
+        rate = max(0.0, (target - (total - alive)) / alive) if alive else 0.0
+        return global_unstructured(weights, masks, min(rate, 0.999999))
+    rates = {}
+    for n, m in masks.items():
+        alive = int(m.sum().item())
+        keep = round((1 - sparsity) * m.numel())
+        rates[n] = max(0.0, (alive - keep) / alive) if alive else 0.0
+    return l1_unstructured(weights, masks, rates)

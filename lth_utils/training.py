@@ -1,0 +1,353 @@
+"""Training: one loop for a *population* of masked networks trained side by side.
+
+A lottery-ticket study trains many small networks of one architecture: trials, the ticket and
+its controls. Instead of training them one after another, we stack their parameters (a weight of
+shape (out, in) becomes (K, out, in)) and run all K in one batched computation: ``baddbmm`` for
+linear layers, a grouped convolution for conv layers. Each member keeps its own loss, gradients
+and optimiser state. Adam and SGD act on every number separately, so one optimiser over the
+stacked tensors *is* K independent optimisers. K = 1 is the ordinary single network.
+
+Pruned weights must stay exactly zero. Zeroing them once is not enough: Adam's running averages
+(or SGD's momentum) would move them again. We mask the gradient before every step and the
+weight after it.
+
+:func:`train_plain` is the textbook loop for one ``nn.Module``: the reference the population
+engine is tested against, and the loop the chapters show.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import Splits
+from .masks import Masks, check_fits
+
+Params = dict[str, torch.Tensor]
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters of one training run (defaults: the paper's LeNet on MNIST)."""
+    iterations: int = 50_000
+    batch_size: int = 60
+    optimizer: str = "adam"          # "adam" or "sgd" (with momentum)
+    lr: float = 1.2e-3
+    momentum: float = 0.9
+    eval_every: int = 100            # evaluate validation and test every N iterations
+    eval_batch: int = 5000           # images per evaluation chunk (memory, not results)
+    snapshot_at: int | None = None   # keep a copy of the weights at this iteration (rewinding)
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        for name in ("iterations", "batch_size", "eval_every", "eval_batch"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.snapshot_at is not None and not 0 <= self.snapshot_at <= self.iterations:
+            raise ValueError(f"snapshot_at must be in [0, iterations={self.iterations}], "
+                             f"got {self.snapshot_at}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class History:
+    """Evaluation curves of K networks: each tensor has shape (K, E) for E evaluation points."""
+    iterations: list[int] = field(default_factory=list)
+    val_loss: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0))
+    val_acc: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0))
+    test_loss: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0))
+    test_acc: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0))
+
+    @property
+    def early_stop_index(self) -> torch.Tensor:
+        """(K,) index of the evaluation with the lowest validation loss (the paper's criterion)."""
+        return self.val_loss.argmin(dim=1)
+
+    @property
+    def early_stop_iteration(self) -> list[int]:
+        return [self.iterations[i] for i in self.early_stop_index.tolist()]
+
+    @property
+    def early_stop_test_acc(self) -> list[float]:
+        idx = self.early_stop_index
+        return self.test_acc[torch.arange(len(idx)), idx].tolist()
+
+    @property
+    def final_test_acc(self) -> list[float]:
+        return self.test_acc[:, -1].tolist()
+
+    def member(self, k: int) -> dict:
+        """Member ``k``'s curves and summary as plain lists (for JSON records)."""
+        return {"iteration": list(self.iterations),
+                "val_loss": [round(v, 5) for v in self.val_loss[k].tolist()],
+                "val_acc": [round(v, 5) for v in self.val_acc[k].tolist()],
+                "test_acc": [round(v, 5) for v in self.test_acc[k].tolist()],
+                "early_stop_iteration": self.early_stop_iteration[k],
+                "early_stop_test_acc": round(self.early_stop_test_acc[k], 5),
+                "final_test_acc": round(self.final_test_acc[k], 5)}
+
+
+# ----------------------------------------------------------------------------- batches
+
+def batch_indices(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Endless stream of (batch_size,) index tensors: a fresh shuffle of range(n) every epoch.
+
+    The last incomplete batch of an epoch is dropped, so every batch has ``batch_size`` images.
+    """
+    if batch_size > n:
+        raise ValueError(f"batch_size {batch_size} is larger than the training set ({n} images)")
+    while True:
+        perm = torch.randperm(n, generator=generator)
+        for start in range(0, n - batch_size + 1, batch_size):
+            yield perm[start:start + batch_size]
+
+
+# ----------------------------------------------------------------------------- stacking
+
+def stack(models: list[nn.Module]) -> Params:
+    """Stack the parameters of K same-shaped models: name -> tensor of shape (K, *shape)."""
+    states = [dict(m.named_parameters()) for m in models]
+    return {n: torch.stack([s[n].detach() for s in states]).clone() for n in states[0]}
+
+
+def unstack(params: Params, template: nn.Module) -> list[nn.Module]:
+    """The K models held in stacked ``params``, as copies of ``template``."""
+    import copy
+    k = next(iter(params.values())).shape[0]
+    models = []
+    for i in range(k):
+        m = copy.deepcopy(template)
+        with torch.no_grad():
+            for n, p in m.named_parameters():
+                p.copy_(params[n][i])
+        models.append(m)
+    return models
+
+
+def stack_masks(masks: list[Masks]) -> Masks:
+    """Stack K mask sets: name -> (K, *shape)."""
+    return {n: torch.stack([m[n] for m in masks]) for n in masks[0]}
+
+
+# ----------------------------------------------------------------------------- forward
+
+def population_forward(template: nn.Sequential, params: Params, x: torch.Tensor) -> torch.Tensor:
+    """Run K stacked networks of ``template``'s architecture.
+
+    ``x`` is (B, C, H, W), the same images for every member, or (K, B, C, H, W), each member its
+    own. Returns logits of shape (K, B, classes). Hidden activations are kept either as
+    (B, K*C, H, W) (conv layers: member k owns channel group k) or as (K, B, F) (linear layers).
+    """
+    k = next(iter(params.values())).shape[0]
+    shared = x.dim() == 4
+    h = x
+    for name, layer in template.named_children():
+        if isinstance(layer, nn.Conv2d):
+            w, b = params[f"{name}.weight"], params[f"{name}.bias"]
+            if shared:
+                h, shared = h.repeat(1, k, 1, 1), False
+            elif h.dim() == 5:  # (K, B, C, H, W) -> (B, K*C, H, W)
+                h = h.transpose(0, 1).reshape(h.shape[1], -1, *h.shape[3:])
+            h = F.conv2d(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), layer.stride,
+                         layer.padding, groups=k)
+        elif isinstance(layer, nn.Linear):
+            w, b = params[f"{name}.weight"], params[f"{name}.bias"]
+            if shared:  # one GEMM for all members: (B, F) @ (F, K*out) -> (K, B, out)
+                h = F.linear(h, w.reshape(-1, w.shape[-1]), b.reshape(-1))
+                h, shared = h.view(h.shape[0], k, -1).transpose(0, 1), False
+            else:
+                h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+        elif isinstance(layer, nn.Flatten):
+            if shared:
+                h = h.flatten(1)
+            elif h.dim() == 5:
+                h = h.flatten(2)
+            else:  # (B, K*C, H, W) -> (K, B, C*H*W)
+                h = h.reshape(h.shape[0], k, -1).transpose(0, 1)
+        elif isinstance(layer, (nn.ReLU, nn.MaxPool2d, nn.Dropout)):
+            if h.dim() == 5:
+                h = layer(h.flatten(0, 1)).unflatten(0, h.shape[:2])
+            else:
+                h = layer(h)
+        else:
+            raise TypeError(f"population_forward does not know layer {name}: "
+                            f"{type(layer).__name__}")
+    return h
+
+
+@torch.no_grad()
+def evaluate(template: nn.Sequential, params: Params, x: torch.Tensor, y: torch.Tensor,
+             chunk: int = 5000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean cross-entropy loss and accuracy of each of K members on (x, y): two (K,) tensors."""
+    k = next(iter(params.values())).shape[0]
+    loss, correct = torch.zeros(k), torch.zeros(k)
+    for s in range(0, len(y), chunk):
+        logits = population_forward(template, params, x[s:s + chunk])
+        yy = y[s:s + chunk]
+        loss += F.cross_entropy(logits.flatten(0, 1), yy.repeat(k), reduction="none") \
+            .view(k, -1).sum(1)
+        correct += (logits.argmax(-1) == yy).sum(1)
+    return loss / len(y), correct / len(y)
+
+
+# ----------------------------------------------------------------------------- training
+
+def _optimizer(params: list[torch.Tensor], cfg: TrainConfig,
+               fused: bool | None = None) -> torch.optim.Optimizer:
+    # fused: one pass over memory per step (the stacked state of K networks is large)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, fused=fused)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, fused=fused)
+
+
+@dataclass
+class PopulationRun:
+    """What :func:`train_population` returns: final stacked weights, curves, optional snapshot."""
+    params: Params
+    history: History
+    snapshot: Params | None = None
+
+
+def train_population(template: nn.Sequential, params: Params, masks: Masks, data: Splits,
+                     cfg: TrainConfig, seeds: list[int], progress: bool = True,
+                     desc: str = "training") -> PopulationRun:
+    """Train K masked networks of ``template``'s architecture side by side.
+
+    ``params``: stacked initial weights, name -> (K, *shape) (not modified; see :func:`stack`).
+    ``masks``: stacked masks for the prunable weights, name -> (K, *shape).
+    ``seeds``: K batch-order seeds. Members with equal seeds see the same batches; if all are
+    equal the batch is shared, which is faster.
+    """
+    from tqdm.auto import tqdm
+
+    k = next(iter(params.values())).shape[0]
+    if len(seeds) != k:
+        raise ValueError(f"need one batch-order seed per member: {k} members, {len(seeds)} seeds")
+    check_fits(template, {n: m[0] for n, m in masks.items()})
+    if any(masks[n].shape[0] != k for n in masks):
+        raise ValueError(f"masks are stacked for another population size than K={k}")
+    p = {n: t.detach().clone().requires_grad_(True) for n, t in params.items()}
+    names = list(masks)
+    mask_list = [masks[n].to(p[n].dtype) for n in names]
+    with torch.no_grad():
+        torch._foreach_mul_([p[n] for n in names], mask_list)
+    opt = _optimizer(list(p.values()), cfg, fused=True)
+
+    shared = len(set(seeds)) == 1
+    streams = [batch_indices(len(data.train_y), cfg.batch_size, torch.Generator().manual_seed(s))
+               for s in (seeds[:1] if shared else seeds)]
+    template.train()
+    torch.manual_seed(seeds[0])  # only dropout draws from the global generator
+    history = History()
+    evals: list[tuple[torch.Tensor, ...]] = []
+    snapshot = None
+
+    def record(t: int) -> None:
+        template.eval()
+        vl, va = evaluate(template, p, data.val_x, data.val_y, cfg.eval_batch)
+        tl, ta = evaluate(template, p, data.test_x, data.test_y, cfg.eval_batch)
+        template.train()
+        history.iterations.append(t)
+        evals.append((vl, va, tl, ta))
+
+    bar = tqdm(total=cfg.iterations, desc=desc, disable=not progress, leave=False)
+    for t in range(cfg.iterations + 1):
+        if cfg.snapshot_at == t:
+            snapshot = {n: v.detach().clone() for n, v in p.items()}
+        if t % cfg.eval_every == 0 or t == cfg.iterations:
+            record(t)
+            bar.set_postfix(val_acc=f"{evals[-1][1].mean():.4f}")
+        if t == cfg.iterations:
+            break
+        if shared:
+            idx = next(streams[0])
+            x, y = data.train_x[idx], data.train_y[idx]
+            yk = y.repeat(k)
+        else:
+            idx = torch.stack([next(s) for s in streams])      # (K, B)
+            x, y = data.train_x[idx], data.train_y[idx]         # (K, B, C, H, W), (K, B)
+            yk = y.reshape(-1)
+        logits = population_forward(template, p, x)             # (K, B, classes)
+        # sum over members of each member's mean loss: member k's gradient is its own
+        loss = F.cross_entropy(logits.flatten(0, 1), yk, reduction="sum") / cfg.batch_size
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        with torch.no_grad():
+            torch._foreach_mul_([p[n].grad for n in names], mask_list)
+            opt.step()
+            torch._foreach_mul_([p[n] for n in names], mask_list)
+        if t % 20 == 0:
+            bar.update(min(20, cfg.iterations - bar.n))
+    bar.close()
+    vl, va, tl, ta = (torch.stack(c, dim=1) for c in zip(*evals))
+    history.val_loss, history.val_acc, history.test_loss, history.test_acc = vl, va, tl, ta
+    final = {n: v.detach() for n, v in p.items()}
+    return PopulationRun(final, history, snapshot)
+
+
+def train(model: nn.Sequential, data: Splits, cfg: TrainConfig, masks: Masks | None = None,
+          seed: int = 0, progress: bool = True, desc: str = "training") -> History:
+    """Train one (optionally masked) network in place with the population engine at K = 1.
+
+    Returns its :class:`History` (curves of shape (1, E)).
+    """
+    from .masks import ones
+    masks = ones(model) if masks is None else masks
+    run = train_population(model, stack([model]), stack_masks([masks]), data, cfg, [seed],
+                           progress, desc)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            p.copy_(run.params[n][0])
+    return run.history
+
+
+def train_plain(model: nn.Module, data: Splits, cfg: TrainConfig, masks: Masks | None = None,
+                seed: int = 0) -> History:
+    """The textbook loop for one ``nn.Module`` (in-memory batches, masks kept at zero).
+
+    Same batches, optimiser and evaluation points as :func:`train`, so results agree.
+    """
+    params = dict(model.named_parameters())
+    if masks is not None:
+        check_fits(model, masks)
+    opt = _optimizer(list(model.parameters()), cfg)
+    stream = batch_indices(len(data.train_y), cfg.batch_size, torch.Generator().manual_seed(seed))
+    curves: list[list[float]] = []
+    iterations = []
+
+    def apply_masks(grads: bool) -> None:
+        for n, m in (masks or {}).items():
+            (params[n].grad if grads else params[n]).mul_(m)
+
+    with torch.no_grad():
+        apply_masks(grads=False)
+    for t in range(cfg.iterations + 1):
+        if t % cfg.eval_every == 0 or t == cfg.iterations:
+            model.eval()
+            with torch.no_grad():
+                row = []
+                for x, y in ((data.val_x, data.val_y), (data.test_x, data.test_y)):
+                    logits = model(x)
+                    row += [F.cross_entropy(logits, y).item(),
+                            (logits.argmax(1) == y).float().mean().item()]
+            model.train()
+            curves.append(row)
+            iterations.append(t)
+        if t == cfg.iterations:
+            break
+        idx = next(stream)
+        loss = F.cross_entropy(model(data.train_x[idx]), data.train_y[idx])
+        opt.zero_grad()
+        loss.backward()
+        with torch.no_grad():
+            apply_masks(grads=True)
+            opt.step()
+            apply_masks(grads=False)
+    c = torch.tensor(curves).T.unsqueeze(1)  # (4, 1, E)
+    return History(iterations, c[0], c[1], c[2], c[3])
