@@ -7,8 +7,10 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 SHARED  ?= ../shared/data
 STAMP   := $(VENV)/.installed
+JBFLAGS  ?= -W --keep-going          # unknown docs/refs and missing citation keys fail the build
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: book test env data results bench clean
+.PHONY: book test env data results bench clean browser pages vendor
 
 env: $(STAMP)
 
@@ -36,8 +38,22 @@ book: env data
 	LTH_PROFILE=$${LTH_PROFILE:-standard} $(VENV)/bin/jupyter-book build . --path-output . $(JBFLAGS)
 	@echo "book: open _build/html/index.html"
 
-test: env data
-	LTH_PROFILE=$${LTH_PROFILE:-quick} $(PY) -m pytest -p no:cacheprovider -q tests book --nbval-lax $(PYTESTFLAGS)
+# Headless Chromium for tests/test_pages.py (Playwright drives it; never `playwright install`).
+browser:
+	@test -x "$(CHROMIUM)" || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "browser: $(CHROMIUM) missing: sudo apt-get install -y chromium (or set CHROMIUM)"; exit 1; fi; }
+
+test: env data browser
+	LTH_PROFILE=$${LTH_PROFILE:-quick} JBFLAGS="$(JBFLAGS)" CHROMIUM="$(CHROMIUM)" $(PY) -m pytest -p no:cacheprovider -q tests book --nbval-lax $(PYTESTFLAGS)
+
+# Only the page checks; builds _build/html first if missing or stale.
+pages: env data browser
+	LTH_PROFILE=$${LTH_PROFILE:-quick} JBFLAGS="$(JBFLAGS)" CHROMIUM="$(CHROMIUM)" $(PY) -m pytest -p no:cacheprovider -q tests/test_pages.py
+
+# Re-vendor require.js, the widget manager and MathJax into book/_vendor (needs npm); commit the result.
+vendor:
+	bash tools/vendor_js.sh
 
 # The experiment records the book reads (data/results/), recomputed only if missing or stale.
 results: env data

@@ -1,0 +1,170 @@
+"""Colab readiness: the chapters' setup cell, and the package Colab installs from the repository.
+
+- Every chapter notebook's first code cell is exactly the book's setup cell.
+- That cell does nothing but import and print outside Colab (its `!pip` line runs only when
+  `google.colab` is imported), and inside Colab installs lth_utils from the repository URL of
+  _config.yml.
+- `pip wheel` builds the package from a copy of the repository, the wheel imports (all modules)
+  from where it was installed, and its metadata never asks for torch or torchvision, so pip in
+  Colab leaves Colab's own CUDA build of torch alone.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+SETUP_CELL = '''# Setup (the same in every chapter): in Colab, install the book's helper package; locally, nothing to do.
+import sys
+if "google.colab" in sys.modules:
+    !pip install -q "lth_utils @ git+https://github.com/lottery-ticket-book/lottery-ticket-book"
+import lth_utils
+print(f"lth_utils {lth_utils.__version__} · profile {lth_utils.profile()!r}")'''
+
+
+def chapter_notebooks() -> list[str]:
+    """Every notebook of _toc.yml (any entry without a .md file), plus any book/NN_*.ipynb."""
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            files.extend([node["file"]] if "file" in node else [])
+            for key in ("parts", "chapters", "sections"):
+                for child in node.get(key, []):
+                    walk(child)
+
+    walk({k: v for k, v in toc.items() if k != "root"})
+    stems = [re.sub(r"\.(md|ipynb)$", "", f) for f in files]
+    names = {f"{s}.ipynb" for s in stems if not (REPO / f"{s}.md").exists()}
+    names |= {str(p.relative_to(REPO)) for p in (REPO / "book").glob("[0-9][0-9]_*.ipynb")}
+    return sorted(names)
+
+
+def first_code_cell(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code, f"{path.name} has no code cell"
+    return code[0].source
+
+
+def run_setup_cell(source: str, in_colab: bool) -> tuple[list[str], str]:
+    """Run the cell as IPython would (shell lines become get_ipython().system calls) with a fake
+    IPython that records the shell commands instead of running them. Returns (commands, printed)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    python = TransformerManager().transform_cell(source)
+    commands: list[str] = []
+
+    class FakeIPython:
+        def system(self, cmd):
+            commands.append(cmd)
+
+        def run_line_magic(self, name, line):
+            commands.append(f"%{name} {line}")
+
+    import contextlib
+    import io
+
+    saved = sys.modules.get("google.colab")
+    out = io.StringIO()
+    try:
+        if in_colab:
+            sys.modules["google.colab"] = type(sys)("google.colab")
+        else:
+            sys.modules.pop("google.colab", None)
+        with contextlib.redirect_stdout(out):
+            exec(compile(python, "<setup cell>", "exec"), {"get_ipython": FakeIPython})
+    finally:
+        if saved is not None:
+            sys.modules["google.colab"] = saved
+        else:
+            sys.modules.pop("google.colab", None)
+    return commands, out.getvalue()
+
+
+@pytest.mark.parametrize("notebook", chapter_notebooks())
+def test_first_code_cell_is_the_setup_cell(notebook):
+    path = REPO / notebook
+    assert path.exists(), f"{notebook} is listed in _toc.yml but does not exist"
+    source = first_code_cell(path)
+    assert source.rstrip() == SETUP_CELL, (
+        f"the first code cell of {notebook} must be the book's setup cell, exactly:\n{SETUP_CELL}\n"
+        f"found:\n{source}")
+
+
+def test_setup_cell_has_no_effect_outside_colab():
+    commands, printed = run_setup_cell(SETUP_CELL, in_colab=False)
+    assert commands == [], f"outside Colab the setup cell ran {commands}"
+    assert re.fullmatch(r"lth_utils \S+ · profile '(quick|standard|paper)'\n", printed), printed
+    # Every shell/magic line sits inside the `if "google.colab" in sys.modules:` block.
+    lines = SETUP_CELL.splitlines()
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith(("!", "%")):
+            assert line.startswith((" ", "\t")), f"unguarded shell line: {line!r}"
+            guard = next(l for l in reversed(lines[:i]) if not l.startswith((" ", "\t")))
+            assert guard == 'if "google.colab" in sys.modules:', f"{line!r} is guarded by {guard!r}"
+
+
+def test_setup_cell_in_colab_installs_from_this_repository():
+    commands, _ = run_setup_cell(SETUP_CELL, in_colab=True)
+    url = yaml.safe_load((REPO / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+    assert commands == [f'pip install -q "lth_utils @ git+{url}"'], commands
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """A wheel built by pip from a clean copy of the package sources (no build files in the repo)."""
+    src = tmp_path_factory.mktemp("src")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, src / name)
+    shutil.copytree(REPO / "lth_utils", src / "lth_utils",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    out = tmp_path_factory.mktemp("wheel")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(out), str(src)], capture_output=True, text=True)
+    assert proc.returncode == 0, f"pip wheel failed:\n{proc.stdout}\n{proc.stderr}"
+    wheels = list(out.glob("lth_utils-*.whl"))
+    assert len(wheels) == 1, f"expected one lth_utils wheel, got {wheels}"
+    return wheels[0]
+
+
+def test_wheel_does_not_require_torch(wheel):
+    with zipfile.ZipFile(wheel) as z:
+        meta = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA"))
+        requires = [l.split(":", 1)[1].strip() for l in z.read(meta).decode().splitlines()
+                    if l.startswith("Requires-Dist:")]
+    names = [re.split(r"[\s<>=!~;\[(@]", r, maxsplit=1)[0].lower() for r in requires]
+    assert "torch" not in names and "torchvision" not in names, (
+        f"the wheel requires {requires}: pip in Colab would replace Colab's CUDA build of torch")
+
+
+def test_wheel_installs_and_imports(wheel, tmp_path):
+    target = tmp_path / "site"
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q",
+                           "--target", str(target), str(wheel)], capture_output=True, text=True)
+    assert proc.returncode == 0, f"pip install --target failed:\n{proc.stdout}\n{proc.stderr}"
+    modules = sorted(p.stem for p in (REPO / "lth_utils").glob("*.py")
+                     if p.stem not in ("__init__", "__main__"))
+    code = ("import importlib, lth_utils\n"
+            f"for m in {modules!r}: importlib.import_module('lth_utils.' + m)\n"
+            "print(lth_utils.__file__)")
+    env = dict(os.environ, PYTHONPATH=str(target))
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, f"importing the installed wheel failed:\n{proc.stderr}"
+    location = Path(proc.stdout.strip().splitlines()[-1]).resolve()
+    assert location.is_relative_to(target.resolve()), (
+        f"lth_utils was imported from {location}, not from the wheel installed in {target}")

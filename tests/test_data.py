@@ -1,0 +1,46 @@
+import pytest
+import torch
+
+from lth_utils import data
+
+
+def test_mnist_split_is_the_papers():
+    d = data.load("mnist")
+    assert (len(d.train_y), len(d.val_y), len(d.test_y)) == (55_000, 5_000, 10_000)
+    assert d.train_x.shape[1:] == (1, 28, 28) and d.train_x.dtype == torch.float32
+    assert abs(d.train_x.mean().item()) < 0.05 and abs(d.train_x.std().item() - 1) < 0.05
+    assert set(d.test_y.unique().tolist()) == set(range(10))
+
+
+def test_split_is_seeded_and_disjoint():
+    a, b = data.load("fashion-mnist", train_subset=500), data.load("fashion-mnist", train_subset=500)
+    assert torch.equal(a.val_x, b.val_x) and torch.equal(a.train_x, b.train_x)
+    assert len(a.train_y) == 500 and a.classes[0] == "T-shirt"
+
+
+def test_cifar_is_read_even_when_torchvision_refuses_the_md5(capsys):
+    d = data.load("cifar10")
+    assert d.train_x.shape[1:] == (3, 32, 32)
+    n = len(d.train_y) + len(d.val_y)
+    assert n % 10_000 == 0 and len(d.test_y) == 10_000
+    means = (d.train_x * torch.tensor(data.DATASETS["cifar10"][2]).view(1, 3, 1, 1)
+             + torch.tensor(data.DATASETS["cifar10"][1]).view(1, 3, 1, 1)).mean((0, 2, 3))
+    assert torch.allclose(means, torch.tensor([0.4914, 0.4822, 0.4465]), atol=0.01)
+
+
+def test_unknown_dataset_names_the_choices():
+    with pytest.raises(ValueError, match="unknown dataset 'imagenet'.*mnist, fashion-mnist, cifar10"):
+        data.load("imagenet")
+
+
+@pytest.mark.parametrize("name", ["mnist", "cifar10"])
+def test_missing_data_offline_says_where_to_put_it(tmp_path, name):
+    with pytest.raises(FileNotFoundError, match="not found in .*copy the raw files"):
+        data.load(name, root=tmp_path, download=False)
+
+
+def test_bad_sizes():
+    with pytest.raises(ValueError, match="val_size"):
+        data.load("mnist", val_size=0)
+    with pytest.raises(ValueError, match="train_subset"):
+        data.load("mnist", train_subset=0)

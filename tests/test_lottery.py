@@ -1,0 +1,122 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from lth_utils import lottery, results
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TINY = dict(trials=2, rounds=4, iterations=80, eval_every=40, train_subset=1000, val_size=500,
+            controls=("reinit", "random_mask"), oneshot_rounds=(2,), rates=(0.5, 0.25))
+
+
+def tiny(**kw) -> lottery.StudyConfig:
+    return lottery.StudyConfig(**{**TINY, **kw})
+
+
+def strip(record: dict) -> dict:
+    """A record without what legitimately differs between two runs (wall time)."""
+    return {k: v for k, v in record.items() if k not in ("wall_time_s",)}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> dict:
+    return lottery.run_study(tiny(), tmp_path_factory.mktemp("ref") / "ref.json", progress=False)
+
+
+def test_study_prunes_resets_and_records_every_round(reference):
+    rounds = reference["rounds"]
+    assert reference["complete"] and [r["round"] for r in rounds] == [0, 1, 2, 3, 4]
+    fracs = [r["fraction_remaining"] for r in rounds]
+    assert all(a > b for a, b in zip(fracs, fracs[1:]))
+    assert rounds[1]["layers"]["fc1.weight"] == pytest.approx(0.5, abs=1e-4)
+    assert rounds[1]["layers"]["fc3.weight"] == pytest.approx(0.75, abs=1e-3)
+    assert set(rounds[2]["arms"]) == {"ticket", "reinit", "random_mask"}
+    assert all(len(ms) == 2 for ms in rounds[2]["arms"].values())
+    assert reference["oneshot"][0]["fraction_remaining"] == pytest.approx(rounds[2]["fraction_remaining"], rel=1e-3)
+    assert reference["schema"] == results.SCHEMA and reference["code_version"]["source_sha256"]
+
+
+def test_same_seed_same_record(reference, tmp_path):
+    again = lottery.run_study(tiny(), tmp_path / "again.json", progress=False)
+    assert strip(again) == strip(reference)
+
+
+def test_killed_study_resumes_to_the_same_record(reference, tmp_path):
+    out = tmp_path / "killed.json"
+    script = (f"from lth_utils import lottery\n"
+              f"cfg = lottery.StudyConfig(**{TINY!r})\n"
+              f"lottery.run_study(cfg, {str(out)!r}, progress=False)\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT)
+    deadline = time.time() + 300
+    while time.time() < deadline:  # wait until round 1 is recorded, then kill it in round 2
+        if out.exists() and len(json.loads(out.read_text())["rounds"]) >= 2:
+            break
+        time.sleep(0.2)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = json.loads(out.read_text())
+    assert not partial["complete"] and 2 <= len(partial["rounds"]) < 5
+    assert out.with_suffix(".ckpt.pt").exists()
+    logs = []
+    resumed = lottery.run_study(tiny(), out, progress=False, log=logs.append)
+    assert any("resuming" in line for line in logs)
+    assert strip(resumed) == strip(reference)
+    assert not out.with_suffix(".ckpt.pt").exists()
+
+
+def test_cache_reuses_only_the_same_config(reference, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "cached.json"
+    results.save_record(reference, out)
+    calls = []
+    monkeypatch.setattr(lottery, "train_population",
+                        lambda *a, **k: calls.append(1) or (_ for _ in ()).throw(RuntimeError("trained")))
+    assert lottery.run_study(tiny(), out, progress=False) == reference and not calls
+    with pytest.raises(RuntimeError, match="trained"):  # a changed config is recomputed
+        lottery.run_study(tiny(iterations=81), out, progress=False)
+    assert "config changed (iterations): recomputing" in capsys.readouterr().out
+
+
+def test_corrupt_or_foreign_records_say_what_to_do(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="corrupt.*delete it"):
+        results.load_record(bad)
+    bad.write_text(json.dumps({"kind": results.KIND, "schema": 99, "config": {"name": "x"}}))
+    with pytest.raises(ValueError, match="schema 99 .* reads schema 1"):
+        results.load_record(bad)
+    bad.write_text(json.dumps({"hello": 1}))
+    with pytest.raises(ValueError, match="not an lth_utils study record"):
+        lottery.run_study(tiny(), bad, progress=False)
+
+
+def test_bad_study_input():
+    with pytest.raises(ValueError, match="unknown study"):
+        lottery.study_config("resnet-imagenet")
+    with pytest.raises(ValueError, match="unknown profile"):
+        lottery.study_config("lenet-mnist", "huge")
+    with pytest.raises(ValueError, match="unknown dataset"):
+        tiny(dataset="svhn")
+    with pytest.raises(ValueError, match="unknown model"):
+        tiny(model="vgg")
+    with pytest.raises(ValueError, match="unknown control"):
+        tiny(controls=("lucky",))
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        tiny(rates=(1.2, 0.1))
+
+
+def test_profiles_change_sizes_only():
+    cfgs = {p: lottery.study_config("lenet-mnist", p) for p in lottery.PROFILES}
+    assert {c.model for c in cfgs.values()} == {"lenet"}
+    assert cfgs["quick"].iterations < cfgs["standard"].iterations < cfgs["paper"].iterations
+    assert cfgs["paper"].trials == 5 and cfgs["paper"].iterations == 50_000
+    for name in lottery.STUDIES:
+        lottery.study_config(name, "quick")

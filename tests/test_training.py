@@ -1,0 +1,118 @@
+import copy
+
+import pytest
+import torch
+
+from lth_utils import masks, models, pruning, training
+
+
+def _masked(name: str, seed: int):
+    m = models.build(name, seed)
+    return m, pruning.l1_unstructured(m, masks.ones(m), 0.6)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_pruned_weights_stay_exactly_zero_for_200_steps(mnist_small, optimizer):
+    m, mk = _masked("lenet", 0)
+    cfg = training.TrainConfig(iterations=200, eval_every=200, optimizer=optimizer,
+                               lr=1.2e-3 if optimizer == "adam" else 0.05)
+    training.train(m, mnist_small, cfg, masks=mk, progress=False)
+    plain, _ = _masked("lenet", 0)
+    training.train_plain(plain, mnist_small, cfg, masks=mk)
+    for model in (m, plain):
+        for n, keep in mk.items():
+            w = model.get_parameter(n)
+            assert torch.count_nonzero(w[keep == 0]) == 0
+            assert torch.count_nonzero(w[keep == 1]) == int(keep.sum())  # survivors did train
+
+
+@pytest.mark.parametrize("name,optimizer", [("lenet", "adam"), ("lenet", "sgd"),
+                                            ("conv2", "adam"), ("conv2", "sgd")])
+def test_population_equals_separate_plain_runs(mnist_small, cifar_small, name, optimizer):
+    """K networks trained at once = K plain runs. In float64, so that what is compared is the
+    arithmetic, not float32 rounding amplified by Adam on near-zero gradients."""
+    d = copy.copy(mnist_small if name == "lenet" else cifar_small)
+    for split in ("train_x", "val_x", "test_x"):
+        setattr(d, split, getattr(d, split).double())
+    nets = [_masked(name, s) for s in range(3)]
+    nets = [(n.double(), mk) for n, mk in nets]
+    lenet = name == "lenet"
+    cfg = training.TrainConfig(iterations=40 if lenet else 10, batch_size=60 if lenet else 16,
+                               eval_every=20 if lenet else 5, optimizer=optimizer,
+                               lr=1e-3 if optimizer == "adam" else 0.02)
+    seeds = [11, 12, 11]  # members 0 and 2 share a batch order, member 1 has its own
+    run = training.train_population(nets[0][0], training.stack([n for n, _ in nets]),
+                                    training.stack_masks([mk for _, mk in nets]), d, cfg, seeds,
+                                    progress=False)
+    for i, (net, mk) in enumerate(nets):
+        ref = copy.deepcopy(net)
+        hist = training.train_plain(ref, d, cfg, masks=mk, seed=seeds[i])
+        for n, p in ref.named_parameters():
+            assert torch.allclose(run.params[n][i], p, atol=1e-9, rtol=1e-7), n
+            if n in mk:
+                assert torch.count_nonzero(run.params[n][i][mk[n] == 0]) == 0
+        assert torch.equal(run.history.test_acc[i].float(), hist.test_acc[0].float())
+        assert torch.allclose(run.history.val_loss[i].double(), hist.val_loss[0].double(), atol=1e-6)
+
+
+def test_shared_and_separate_batches_agree(mnist_small):
+    nets = [models.build("lenet", s) for s in range(2)]
+    mk = training.stack_masks([masks.ones(n) for n in nets])
+    cfg = training.TrainConfig(iterations=30, eval_every=30)
+    shared = training.train_population(nets[0], training.stack(nets), mk, mnist_small, cfg, [5, 5],
+                                       progress=False)
+    # the same order, drawn per member (the (K, B, ...) path) instead of shared
+    alone = [training.train_population(n, training.stack([n]), training.stack_masks([masks.ones(n)]),
+                                       mnist_small, cfg, [5], progress=False) for n in nets]
+    for i in range(2):
+        assert torch.allclose(shared.params["fc1.weight"][i], alone[i].params["fc1.weight"][0], atol=1e-5)
+
+
+def test_snapshot_is_a_clone_and_reset_restores_theta0_exactly(mnist_small):
+    net, mk = _masked("lenet", 7)
+    theta0 = training.stack([net])
+    cfg = training.TrainConfig(iterations=50, eval_every=50, snapshot_at=0)
+    run = training.train_population(net, theta0, training.stack_masks([mk]), mnist_small, cfg, [0],
+                                    progress=False)
+    for n in theta0:
+        expected = theta0[n] * (training.stack_masks([mk])[n] if n in mk else 1)
+        assert torch.equal(run.snapshot[n], expected)            # exactly θ0 on the survivors
+        assert not torch.equal(run.params[n], run.snapshot[n])   # training did not alias it
+    later = training.train_population(net, theta0, training.stack_masks([mk]), mnist_small,
+                                      training.TrainConfig(iterations=50, eval_every=50, snapshot_at=20),
+                                      [0], progress=False)
+    assert not torch.equal(later.snapshot["fc1.weight"], run.snapshot["fc1.weight"])
+
+
+def test_training_reaches_good_accuracy_and_reports_early_stopping(mnist_small):
+    net = models.build("lenet", 0)
+    hist = training.train(net, mnist_small, training.TrainConfig(iterations=300, eval_every=50),
+                          progress=False)
+    assert hist.iterations == [0, 50, 100, 150, 200, 250, 300]
+    assert hist.final_test_acc[0] > 0.85
+    i = int(hist.val_loss[0].argmin())
+    assert hist.early_stop_iteration == [hist.iterations[i]]
+    assert hist.early_stop_test_acc[0] == pytest.approx(hist.test_acc[0, i].item())
+
+
+def test_same_seed_same_numbers(mnist_small):
+    runs = []
+    for _ in range(2):
+        net = models.build("lenet", 3)
+        h = training.train(net, mnist_small, training.TrainConfig(iterations=60, eval_every=30),
+                           seed=9, progress=False)
+        runs.append((net.fc1.weight.clone(), h.test_acc.clone()))
+    assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
+
+
+def test_bad_training_input(mnist_small):
+    with pytest.raises(ValueError, match="optimizer must be 'adam' or 'sgd'"):
+        training.TrainConfig(optimizer="rmsprop")
+    with pytest.raises(ValueError, match="one batch-order seed per member"):
+        n = models.build("lenet")
+        training.train_population(n, training.stack([n]), training.stack_masks([masks.ones(n)]),
+                                  mnist_small, training.TrainConfig(iterations=1), [0, 1])
+    lenet = models.build("lenet")
+    with pytest.raises(ValueError, match="masks do not fit"):
+        training.train(models.build("conv2"), mnist_small, training.TrainConfig(iterations=1),
+                       masks=masks.ones(lenet))
