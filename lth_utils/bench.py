@@ -1,0 +1,147 @@
+"""``python -m lth_utils bench``: how fast the training loops run on this machine.
+
+Prints, measured in one run: the machine's single-precision matmul rate (a large sgemm, the
+limit), then for LeNet-300-100 at batch 60 with Adam the ms per network-iteration and achieved
+GFLOP/s of (a) the textbook loop (``nn.Module`` + torchvision ``Dataset`` + ``DataLoader``),
+(b) a plain in-memory loop, (c) the population engine at K = 1, 4, 10, 20, each as a fraction
+of the limit and as a speed-up over (a); then the same for Conv-2 on CIFAR-10 at small K.
+Evaluation is excluded (the validation and test sets are cut to one batch).
+"""
+from __future__ import annotations
+
+import copy
+import gc
+import os
+import time
+
+import torch
+import torch.nn.functional as F
+
+from . import data as data_mod
+from . import masks, models, training
+
+
+def sgemm_gflops(n: int = 2048, repeat: int = 10) -> float:
+    """Single-precision matmul rate of this machine (GFLOP/s), the best of ``repeat`` runs."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best / 1e9
+
+
+def flops_per_iteration(model: torch.nn.Module, image: tuple[int, ...], batch: int) -> float:
+    """Multiply-adds x2 of one training iteration: forward, weight gradients, input gradients
+    (all but the first layer's)."""
+    counts = []
+
+    def hook(m, inp, out):
+        if isinstance(m, torch.nn.Linear):
+            counts.append(2 * m.in_features * m.out_features)
+        elif isinstance(m, torch.nn.Conv2d):
+            counts.append(2 * m.weight[0].numel() * out.shape[1] * out.shape[2] * out.shape[3])
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
+    with torch.no_grad():
+        model(torch.zeros(1, *image))
+    for h in handles:
+        h.remove()
+    return batch * (2 * sum(counts) + sum(counts[1:]))
+
+
+def _time(fn, iterations: int) -> float:
+    fn(5)  # warm-up
+    t = time.perf_counter()
+    fn(iterations)
+    return (time.perf_counter() - t) / iterations
+
+
+def _textbook_loop(model, loader, iterations: int) -> None:
+    opt = torch.optim.Adam(model.parameters(), lr=1.2e-3)
+    done = 0
+    while done < iterations:
+        for x, y in loader:
+            loss = F.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            done += 1
+            if done == iterations:
+                return
+
+
+def _plain_loop(model, d, batch: int, iterations: int) -> None:
+    opt = torch.optim.Adam(model.parameters(), lr=1.2e-3)
+    stream = training.batch_indices(len(d.train_y), batch, torch.Generator().manual_seed(0))
+    for _ in range(iterations):
+        idx = next(stream)
+        loss = F.cross_entropy(model(d.train_x[idx]), d.train_y[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def _population(name: str, d, batch: int, k: int, iterations: int) -> None:
+    nets = [models.build(name, s) for s in range(k)]
+    cfg = training.TrainConfig(iterations=iterations, batch_size=batch, eval_every=iterations)
+    training.train_population(nets[0], training.stack(nets),
+                              training.stack_masks([masks.ones(n) for n in nets]), d, cfg,
+                              list(range(k)), progress=False)
+
+
+def _rss_mb() -> float:
+    try:
+        import psutil
+        return psutil.Process(os.getpid()).memory_info().rss / 2 ** 20
+    except ImportError:
+        return float("nan")
+
+
+def run_bench(iterations: int = 200, conv_k: int = 4, ks: tuple[int, ...] = (1, 4, 10, 20)) -> dict:
+    """Run the benchmark, print a table, return the numbers."""
+    limit = sgemm_gflops()
+    print(f"machine: {torch.get_num_threads()} threads, torch {torch.__version__}")
+    print(f"limit: sgemm 2048x2048 = {limit:.0f} GFLOP/s\n")
+    out = {"sgemm_gflops": limit}
+    for name, ds, image, batch, kk in (("lenet", "mnist", (1, 28, 28), 60, ks),
+                                       ("conv2", "cifar10", (3, 32, 32), 60, (1, conv_k))):
+        d = data_mod.load(ds)
+        d.val_x, d.val_y, d.test_x, d.test_y = d.val_x[:batch], d.val_y[:batch], \
+            d.test_x[:batch], d.test_y[:batch]
+        flops = flops_per_iteration(models.build(name), image, batch)
+        its = iterations if name == "lenet" else max(20, iterations // 10)
+        rows = []
+        if name == "lenet":
+            import torchvision
+            from torchvision import transforms
+            tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+            ds_tv = torchvision.datasets.MNIST(str(data_mod.default_root()), train=True, transform=tf)
+            loader = torch.utils.data.DataLoader(ds_tv, batch_size=batch, shuffle=True)
+            label_a = "(a) textbook: nn.Module + torchvision Dataset + DataLoader"
+        else:
+            loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(d.train_x, d.train_y),
+                                                 batch_size=batch, shuffle=True)
+            label_a = "(a) textbook: nn.Module + TensorDataset + DataLoader"
+        m = models.build(name)
+        rows.append((label_a, 1, _time(lambda n: _textbook_loop(m, loader, n), max(20, its // 4))))
+        m = models.build(name)
+        rows.append(("(b) plain in-memory loop", 1, _time(lambda n: _plain_loop(m, d, batch, n), its)))
+        for k in kk:
+            gc.collect()
+            before = _rss_mb()
+            t = _time(lambda n: _population(name, d, batch, k, n), its) / k
+            rows.append((f"(c) population engine, K = {k}", k, t))
+            out[f"{name}_rss_mb_k{k}"] = _rss_mb() - before
+        print(f"{name} on {ds}, batch {batch}, Adam: {flops / 1e6:.1f} MFLOP per iteration")
+        print(f"{'loop':<62}{'ms/net-it':>10}{'GFLOP/s':>9}{'% limit':>9}{'x (a)':>7}")
+        base = rows[0][2]
+        for label, k, sec in rows:
+            gf = flops / sec / 1e9
+            print(f"{label:<62}{1000 * sec:>10.3f}{gf:>9.1f}{100 * gf / limit:>8.0f}%{base / sec:>7.1f}")
+            out[f"{name}:{label}"] = 1000 * sec
+        peak = max(v for key, v in out.items() if key.startswith(f"{name}_rss"))
+        print(f"memory: the largest population grew this process by {peak:.0f} MB\n")
+    return out
