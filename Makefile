@@ -7,7 +7,8 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 SHARED  ?= ../shared/data
 STAMP   := $(VENV)/.installed
-JBFLAGS  ?= -W --keep-going          # unknown docs/refs and missing citation keys fail the build
+# -W: unknown docs/refs and missing citation keys fail the build
+JBFLAGS  ?= -W --keep-going
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: book test env data results bench clean browser pages vendor
