@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data as data_mod
-from . import masks, models, training
+from . import masks, models, pruning, training
 
 
 def sgemm_gflops(n: int = 2048, repeat: int = 10) -> float:
@@ -87,8 +87,10 @@ def _plain_loop(model, d, batch: int, iterations: int) -> None:
 def _population(name: str, d, batch: int, k: int, iterations: int) -> None:
     nets = [models.build(name, s) for s in range(k)]
     cfg = training.TrainConfig(iterations=iterations, batch_size=batch, eval_every=iterations)
-    training.train_population(nets[0], training.stack(nets),
-                              training.stack_masks([masks.ones(n) for n in nets]), d, cfg,
+    # half the weights pruned, so the per-step masking is part of the measurement
+    half = [pruning.random_unstructured(masks.ones(n), 0.5, torch.Generator().manual_seed(s))
+            for s, n in enumerate(nets)]
+    training.train_population(nets[0], training.stack(nets), training.stack_masks(half), d, cfg,
                               list(range(k)), progress=False)
 
 

@@ -7,9 +7,16 @@ linear layers, a grouped convolution for conv layers. Each member keeps its own 
 and optimiser state. Adam and SGD act on every number separately, so one optimiser over the
 stacked tensors *is* K independent optimisers. K = 1 is the ordinary single network.
 
-Pruned weights must stay exactly zero. Zeroing them once is not enough: Adam's running averages
-(or SGD's momentum) would move them again. We mask the gradient before every step and the
-weight after it.
+Inside the engine each linear weight is stored transposed, (K, in, out): the layout in which
+its gradient comes out of the matmul, so no step copies it (:func:`engine_layout`). Weights go
+in and come out in PyTorch's (K, out, in).
+
+Pruned weights must stay exactly zero. Zeroing them once is not enough: their gradients are not
+zero, so Adam's running averages (or SGD's momentum) would move them again. The engine multiplies
+the weights by their masks after every step, which keeps them exactly zero whatever the
+optimiser's state holds. (Masking the gradients too, as :func:`train_plain` does, changes no
+surviving weight: the optimisers act on each number separately. The engine skips it: one pass
+over all K networks' weights fewer per step.)
 
 :func:`train_plain` is the textbook loop for one ``nn.Module``: the reference the population
 engine is tested against, and the loop the chapters show.
@@ -137,12 +144,15 @@ def stack_masks(masks: list[Masks]) -> Masks:
 
 # ----------------------------------------------------------------------------- forward
 
-def population_forward(template: nn.Sequential, params: Params, x: torch.Tensor) -> torch.Tensor:
+def population_forward(template: nn.Sequential, params: Params, x: torch.Tensor,
+                       transposed: bool = False) -> torch.Tensor:
     """Run K stacked networks of ``template``'s architecture.
 
     ``x`` is (B, C, H, W), the same images for every member, or (K, B, C, H, W), each member its
     own. Returns logits of shape (K, B, classes). Hidden activations are kept either as
     (B, K*C, H, W) (conv layers: member k owns channel group k) or as (K, B, F) (linear layers).
+    ``transposed``: the linear weights are stored as (K, in, out), the engine's training layout
+    (see :func:`engine_layout`), instead of PyTorch's (K, out, in).
     """
     k = next(iter(params.values())).shape[0]
     shared = x.dim() == 4
@@ -158,11 +168,16 @@ def population_forward(template: nn.Sequential, params: Params, x: torch.Tensor)
                          layer.padding, groups=k)
         elif isinstance(layer, nn.Linear):
             w, b = params[f"{name}.weight"], params[f"{name}.bias"]
-            if shared:  # one GEMM for all members: (B, F) @ (F, K*out) -> (K, B, out)
-                h = F.linear(h, w.reshape(-1, w.shape[-1]), b.reshape(-1))
-                h, shared = h.view(h.shape[0], k, -1).transpose(0, 1), False
-            else:
-                h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+            wt = w if transposed else w.transpose(1, 2)            # (K, in, out)
+            if shared and h.shape[0] > w.shape[1] + w.shape[2]:
+                # more images than units (evaluation): one GEMM (B, in) @ (in, K*out)
+                h = torch.addmm(b.reshape(-1), h, wt.transpose(0, 1).reshape(h.shape[1], -1))
+                h = h.view(h.shape[0], k, -1).transpose(0, 1)
+            else:  # one batched GEMM, member by member; a shared batch is broadcast, not copied
+                if shared:
+                    h = h.expand(k, *h.shape)
+                h = torch.baddbmm(b.unsqueeze(1), h, wt)
+            shared = False
         elif isinstance(layer, nn.Flatten):
             if shared:
                 h = h.flatten(1)
@@ -181,14 +196,26 @@ def population_forward(template: nn.Sequential, params: Params, x: torch.Tensor)
     return h
 
 
+def engine_layout(template: nn.Module, tensors: Params) -> Params:
+    """Stacked weights or masks in the layout the engine trains in: every linear weight
+    (K, out, in) becomes a contiguous (K, in, out); other tensors are copied as they are.
+
+    Why: the weight gradient of ``h @ W.T`` comes out of the matmul as (in, out); stored as
+    (out, in), every step would copy it once more. The layout is its own inverse
+    (``engine_layout(t, engine_layout(t, p)) == p``)."""
+    linear = {f"{n}.weight" for n, m in template.named_modules() if isinstance(m, nn.Linear)}
+    return {n: (t.transpose(-1, -2) if n in linear else t).contiguous().clone()
+            for n, t in tensors.items()}
+
+
 @torch.no_grad()
 def evaluate(template: nn.Sequential, params: Params, x: torch.Tensor, y: torch.Tensor,
-             chunk: int = 5000) -> tuple[torch.Tensor, torch.Tensor]:
+             chunk: int = 5000, transposed: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean cross-entropy loss and accuracy of each of K members on (x, y): two (K,) tensors."""
     k = next(iter(params.values())).shape[0]
     loss, correct = torch.zeros(k), torch.zeros(k)
     for s in range(0, len(y), chunk):
-        logits = population_forward(template, params, x[s:s + chunk])
+        logits = population_forward(template, params, x[s:s + chunk], transposed)
         yy = y[s:s + chunk]
         loss += F.cross_entropy(logits.flatten(0, 1), yy.repeat(k), reduction="none") \
             .view(k, -1).sum(1)
@@ -232,11 +259,14 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
     check_fits(template, {n: m[0] for n, m in masks.items()})
     if any(masks[n].shape[0] != k for n in masks):
         raise ValueError(f"masks are stacked for another population size than K={k}")
-    p = {n: t.detach().clone().requires_grad_(True) for n, t in params.items()}
+    p = {n: t.detach().requires_grad_(True) for n, t in engine_layout(template, params).items()}
     names = list(masks)
+    masks = engine_layout(template, masks)
+    names = [n for n in names if not bool(masks[n].all())]   # all-ones masks need no work
     mask_list = [masks[n].to(p[n].dtype) for n in names]
     with torch.no_grad():
-        torch._foreach_mul_([p[n] for n in names], mask_list)
+        if names:
+            torch._foreach_mul_([p[n] for n in names], mask_list)
     opt = _optimizer(list(p.values()), cfg, fused=True)
 
     shared = len(set(seeds)) == 1
@@ -250,8 +280,8 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
 
     def record(t: int) -> None:
         template.eval()
-        vl, va = evaluate(template, p, data.val_x, data.val_y, cfg.eval_batch)
-        tl, ta = evaluate(template, p, data.test_x, data.test_y, cfg.eval_batch)
+        vl, va = evaluate(template, p, data.val_x, data.val_y, cfg.eval_batch, True)
+        tl, ta = evaluate(template, p, data.test_x, data.test_y, cfg.eval_batch, True)
         template.train()
         history.iterations.append(t)
         evals.append((vl, va, tl, ta))
@@ -259,7 +289,7 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
     bar = tqdm(total=cfg.iterations, desc=desc, disable=not progress, leave=False)
     for t in range(cfg.iterations + 1):
         if cfg.snapshot_at == t:
-            snapshot = {n: v.detach().clone() for n, v in p.items()}
+            snapshot = engine_layout(template, {n: v.detach() for n, v in p.items()})
         if t % cfg.eval_every == 0 or t == cfg.iterations:
             record(t)
             bar.set_postfix(val_acc=f"{evals[-1][1].mean():.4f}")
@@ -273,21 +303,21 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
             idx = torch.stack([next(s) for s in streams])      # (K, B)
             x, y = data.train_x[idx], data.train_y[idx]         # (K, B, C, H, W), (K, B)
             yk = y.reshape(-1)
-        logits = population_forward(template, p, x)             # (K, B, classes)
+        logits = population_forward(template, p, x, True)       # (K, B, classes)
         # sum over members of each member's mean loss: member k's gradient is its own
         loss = F.cross_entropy(logits.flatten(0, 1), yk, reduction="sum") / cfg.batch_size
         opt.zero_grad(set_to_none=True)
         loss.backward()
         with torch.no_grad():
-            torch._foreach_mul_([p[n].grad for n in names], mask_list)
             opt.step()
-            torch._foreach_mul_([p[n] for n in names], mask_list)
+            if names:
+                torch._foreach_mul_([p[n] for n in names], mask_list)
         if t % 20 == 0:
             bar.update(min(20, cfg.iterations - bar.n))
     bar.close()
     vl, va, tl, ta = (torch.stack(c, dim=1) for c in zip(*evals))
     history.val_loss, history.val_acc, history.test_loss, history.test_acc = vl, va, tl, ta
-    final = {n: v.detach() for n, v in p.items()}
+    final = engine_layout(template, {n: v.detach() for n, v in p.items()})
     return PopulationRun(final, history, snapshot)
 
 
