@@ -116,3 +116,30 @@ def test_bad_training_input(mnist_small):
     with pytest.raises(ValueError, match="masks do not fit"):
         training.train(models.build("conv2"), mnist_small, training.TrainConfig(iterations=1),
                        masks=masks.ones(lenet))
+
+
+def test_engine_layout_is_its_own_inverse_and_transposes_only_linear_weights():
+    nets = [models.build("conv2", s) for s in range(2)]
+    stacked = training.stack(nets)
+    inside = training.engine_layout(nets[0], stacked)
+    assert inside["fc1.weight"].shape == stacked["fc1.weight"].transpose(1, 2).shape
+    assert inside["fc1.weight"].is_contiguous()
+    assert inside["conv1.weight"].shape == stacked["conv1.weight"].shape
+    back = training.engine_layout(nets[0], inside)
+    assert all(torch.equal(back[n], stacked[n]) for n in stacked)
+    back["fc1.weight"].zero_()                    # a copy: the caller's tensors are untouched
+    assert stacked["fc1.weight"].abs().sum() > 0
+
+
+def test_forward_agrees_in_both_layouts_for_shared_and_own_batches(mnist_small):
+    nets = [models.build("lenet", s) for s in range(3)]
+    stacked = training.stack(nets)
+    inside = training.engine_layout(nets[0], stacked)
+    with torch.no_grad():
+        for x in (mnist_small.test_x[:50], mnist_small.test_x[:2000],       # shared: both paths
+                  mnist_small.test_x[:150].view(3, 50, 1, 28, 28)):           # one batch each
+            a = training.population_forward(nets[0], stacked, x)
+            b = training.population_forward(nets[0], inside, x, transposed=True)
+            own = x if x.dim() == 5 else x.expand(3, *x.shape)
+            ref = torch.stack([n(xx) for n, xx in zip(nets, own)])
+            assert torch.allclose(a, ref, atol=1e-5) and torch.allclose(b, ref, atol=1e-5)
