@@ -204,8 +204,8 @@ def engine_layout(template: nn.Module, tensors: Params) -> Params:
     (out, in), every step would copy it once more. The layout is its own inverse
     (``engine_layout(t, engine_layout(t, p)) == p``)."""
     linear = {f"{n}.weight" for n, m in template.named_modules() if isinstance(m, nn.Linear)}
-    return {n: (t.transpose(-1, -2) if n in linear else t).contiguous().clone()
-            for n, t in tensors.items()}
+    return {n: (t.transpose(-1, -2) if n in linear else t)
+            .clone(memory_format=torch.contiguous_format) for n, t in tensors.items()}
 
 
 @torch.no_grad()
@@ -260,9 +260,8 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
     if any(masks[n].shape[0] != k for n in masks):
         raise ValueError(f"masks are stacked for another population size than K={k}")
     p = {n: t.detach().requires_grad_(True) for n, t in engine_layout(template, params).items()}
-    names = list(masks)
     masks = engine_layout(template, masks)
-    names = [n for n in names if not bool(masks[n].all())]   # all-ones masks need no work
+    names = [n for n in masks if not bool(masks[n].all())]   # all-ones masks need no work
     mask_list = [masks[n].to(p[n].dtype) for n in names]
     with torch.no_grad():
         if names:
