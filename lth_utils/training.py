@@ -263,9 +263,13 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
     masks = engine_layout(template, masks)
     names = [n for n in masks if not bool(masks[n].all())]   # all-ones masks need no work
     mask_list = [masks[n].to(p[n].dtype) for n in names]
-    with torch.no_grad():
+
+    @torch.no_grad()
+    def remask() -> None:  # pruned weights back to exactly zero
         if names:
             torch._foreach_mul_([p[n] for n in names], mask_list)
+
+    remask()
     opt = _optimizer(list(p.values()), cfg, fused=True)
 
     shared = len(set(seeds)) == 1
@@ -307,10 +311,8 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
         loss = F.cross_entropy(logits.flatten(0, 1), yk, reduction="sum") / cfg.batch_size
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        with torch.no_grad():
-            opt.step()
-            if names:
-                torch._foreach_mul_([p[n] for n in names], mask_list)
+        opt.step()
+        remask()
         if t % 20 == 0:
             bar.update(min(20, cfg.iterations - bar.n))
     bar.close()
