@@ -24,3 +24,25 @@ def pick(quick, standard, paper=None):
     """The value for the current profile: sizes change with the profile, code paths never do."""
     return {"quick": quick, "standard": standard,
             "paper": standard if paper is None else paper}[profile()]
+
+
+def glue(name: str, value, display: bool = False):
+    """Make ``value`` available to the chapter's prose as ``{glue:text}`name``` and return it.
+
+    In the built book (MyST-NB) this is ``myst_nb.glue``: the number in the text is the one this
+    cell computed. Where MyST-NB is not installed (Colab) it does nothing, so chapters still run.
+    """
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:
+        return value
+    _glue(name, value, display=display)
+    return value
+
+
+def progress_bars() -> bool:
+    """Whether to draw progress bars: yes where a person is watching, not when building pages.
+
+    ``make book`` and the page tests set ``LTH_PROGRESS=0``; a reader in Jupyter or Colab sees bars.
+    """
+    return os.environ.get("LTH_PROGRESS", "1") not in ("0", "false", "no")
