@@ -1,0 +1,133 @@
+"""The worked solutions in book/solutions/ run, and every exercise has one.
+
+For every chapter notebook of _toc.yml (book/NN_name.ipynb) there must be book/solutions/NN_name.md
+with one ``## Exercise N`` section per item of the chapter's "## Exercises" list and a
+``## Recall questions`` section. The file's ```python blocks run in order, in one fresh Python
+process per file (so later blocks see earlier blocks' names), under LTH_PROFILE=quick with the
+repository root as working directory. A failure names the file, the block number and the
+traceback.
+
+Run one file by hand: ``python tests/test_solutions.py book/solutions/02_magnitude_pruning.md``.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SOLUTIONS = REPO / "book" / "solutions"
+TIMEOUT_S = 1800          # per file; the machine running the tests may be small and shared
+FAILED = "SOLUTION BLOCK FAILED"
+
+
+def python_blocks(markdown: str) -> list[str]:
+    """The contents of the ```python fenced blocks of ``markdown``, in order."""
+    return re.findall(r"^```python[ \t]*\n(.*?)^```[ \t]*$", markdown, flags=re.S | re.M)
+
+
+def run_blocks(path: Path) -> None:
+    """Execute the python blocks of ``path`` in one namespace; on error, report and exit 1."""
+    import matplotlib
+    matplotlib.use("Agg")
+    namespace = {"__name__": "__main__"}
+    for i, block in enumerate(python_blocks(path.read_text()), start=1):
+        try:
+            exec(compile(block, f"<{path.name}, block {i}>", "exec"), namespace)
+        except BaseException:
+            print(f"{FAILED}: {path.name}, block {i}", file=sys.stderr)
+            traceback.print_exc()
+            sys.exit(1)
+
+
+if __name__ == "__main__":           # the subprocess side: python tests/test_solutions.py FILE
+    run_blocks(Path(sys.argv[1]))
+    sys.exit(0)
+
+
+import nbformat  # noqa: E402  (only the pytest side needs these)
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+
+
+def chapter_notebooks() -> list[Path]:
+    """The chapter notebooks of _toc.yml: book/NN_name.ipynb, in book order."""
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    files: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            files.extend([node["file"]] if "file" in node else [])
+            for key in ("parts", "chapters", "sections"):
+                for child in node.get(key, []):
+                    walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk({k: v for k, v in toc.items() if k != "root"})
+    stems = [re.sub(r"\.(md|ipynb)$", "", f) for f in files]
+    return [REPO / f"{s}.ipynb" for s in stems
+            if re.fullmatch(r"\d\d_\w+", Path(s).name) and (REPO / f"{s}.ipynb").exists()]
+
+
+def exercise_count(notebook: Path) -> int:
+    """How many items the chapter's "## Exercises" list has (lines starting "N. ")."""
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        match = re.search(r"^## Exercises[ \t]*$(.*?)(?=^#{1,6} |\Z)", cell.source, re.S | re.M)
+        if match:
+            return len(re.findall(r"^\d+\.\s", match.group(1), re.M))
+    return 0
+
+
+def solution_of(notebook: Path) -> Path:
+    return SOLUTIONS / f"{notebook.stem}.md"
+
+
+CHAPTERS = chapter_notebooks()
+
+
+def test_chapters_found():
+    assert CHAPTERS, "no book/NN_name.ipynb chapter in _toc.yml"
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
+def test_every_exercise_has_a_solution(notebook: Path):
+    n = exercise_count(notebook)
+    assert n > 0, f"{notebook.name} has no '## Exercises' list"
+    solution = solution_of(notebook)
+    assert solution.exists(), (f"{notebook.name} has {n} exercises but no solution file "
+                               f"{solution.relative_to(REPO)}")
+    text = solution.read_text()
+    found = sorted(int(k) for k in re.findall(r"^## Exercise (\d+)[ \t]*$", text, re.M))
+    assert found == list(range(1, n + 1)), (
+        f"{solution.name}: expected sections '## Exercise 1' .. '## Exercise {n}' "
+        f"(one per exercise of {notebook.name}), found {found}")
+    assert re.search(r"^## Recall questions[ \t]*$", text, re.M), (
+        f"{solution.name} has no '## Recall questions' section")
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
+def test_solution_code_runs(notebook: Path):
+    solution = solution_of(notebook)
+    if not solution.exists():
+        pytest.fail(f"no solution file {solution.relative_to(REPO)} for {notebook.name}")
+    assert python_blocks(solution.read_text()), f"{solution.name} has no ```python block"
+    env = {**os.environ, "LTH_PROFILE": "quick", "LTH_PROGRESS": "0", "MPLBACKEND": "Agg"}
+    start = time.time()
+    try:
+        proc = subprocess.run([sys.executable, __file__, str(solution)], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{solution.name}: its code ran longer than {TIMEOUT_S} s")
+    print(f"{solution.name}: {time.time() - start:.0f} s")
+    if proc.returncode != 0:
+        pytest.fail(f"{solution.name} failed (exit {proc.returncode}):\n"
+                    f"{proc.stderr[-6000:]}\n--- stdout (end) ---\n{proc.stdout[-2000:]}")
