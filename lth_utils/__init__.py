@@ -2,7 +2,11 @@
 
 One module per idea: ``data`` (datasets in memory), ``models`` (LeNet-300-100, Conv-2/4/6),
 ``masks`` and ``pruning``, ``training`` (the population trainer), ``lottery`` (the experiment),
-``results`` (records and cache), ``plots`` and ``widgets`` (for the chapters).
+``results`` (records on disk and the cache), ``records`` (reading a record: numbers, tables,
+provenance), figures for the chapters in ``plots`` (shared helpers; chapters 1–2),
+``finetune_plots`` (chapters 3–4) and ``lottery_plots`` (chapters 5–6), and ``widgets`` (the
+"Try it" panels, which may import the others; none imports it). ``cli`` and ``bench`` are the
+command line (``python -m lth_utils``) and its speed benchmark.
 """
 from __future__ import annotations
 

@@ -8,15 +8,22 @@ each layer by itself, ``global_unstructured`` ranks all layers together.
 * ``rate`` is the fraction of the *surviving* weights to remove in one step (the paper's p%).
 * ``sparsity`` is the fraction of *all* weights that should be gone afterwards.
 Both must lie in [0, 1).
+
+:func:`sparsity_state` applies :func:`to_sparsity` to a trained network without retraining and
+measures what is left (what chapter 2's slider shows).
 """
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from .masks import Masks, check_fits
+from .masks import Masks, check_fits, ones, sparsity_report
+
+if TYPE_CHECKING:
+    from .data import Splits
 
 # Per-layer rates of Frankle & Carbin (2019), Figure 2.
 PAPER_RATES = {"lenet": (0.2, 0.1), "conv2": (0.1, 0.2, 0.1), "conv4": (0.1, 0.2, 0.1),
@@ -159,3 +166,44 @@ def to_sparsity(weights: nn.Module | dict[str, torch.Tensor], masks: Masks, spar
         keep = round((1 - sparsity) * m.numel())
         rates[n] = max(0.0, (alive - keep) / alive) if alive else 0.0
     return l1_unstructured(weights, masks, rates)
+
+
+def sparsity_state(model: nn.Module, data: Splits, sparsity: float,
+                   scope: str = "layerwise") -> dict:
+    """``model`` magnitude-pruned to ``sparsity`` and not retrained: what it keeps and scores.
+
+    ``model``: a trained network (not changed); ``data``: a :class:`lth_utils.data.Splits` whose
+    test set (``test_x`` (N, ...), ``test_y`` (N,)) is evaluated; ``sparsity``: fraction of all
+    prunable weights to remove, in [0, 1); ``scope``: "layerwise" (every layer loses that
+    fraction) or "global" (one threshold for all).
+    Returns ``{"sparsity", "scope", "test_acc", "dense_acc", "threshold", "thresholds",
+    "fraction_remaining", "masks", "weights"}``: ``thresholds`` maps each weight name to its
+    magnitude cut-off (kept weights have |w| >= it, pruned ones |w| <= it; 0.0 if nothing is
+    pruned; under "global" every layer shares one), ``threshold`` is the first layer's (the one
+    chapter 2's histogram shows), ``fraction_remaining`` maps each weight name and "all" to the
+    fraction kept, ``masks`` are the masks (name -> 0/1 tensor of the weight's shape) and
+    ``weights`` the trained weights they apply to (name -> tensor, not copied).
+    """
+    m = to_sparsity(model, ones(model), sparsity, scope)   # checks sparsity and scope
+    weights = {n: model.get_parameter(n).detach() for n in m}
+    pruned = {n: weights[n].abs()[m[n] == 0] for n in m}
+    thresholds = {n: float(p.max()) if p.numel() else 0.0 for n, p in pruned.items()}
+    if scope == "global":
+        thresholds = dict.fromkeys(m, max(thresholds.values()))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            params = dict(model.named_parameters())
+            dense_logits = model(data.test_x)
+            sparse_logits = torch.func.functional_call(
+                model, {**params, **{n: weights[n] * m[n] for n in m}}, (data.test_x,))
+    finally:
+        model.train(was_training)
+    acc = lambda logits: (logits.argmax(1) == data.test_y).float().mean().item()  # noqa: E731
+    return {"sparsity": float(sparsity), "scope": scope,
+            "test_acc": acc(sparse_logits), "dense_acc": acc(dense_logits),
+            "threshold": thresholds[next(iter(m))], "thresholds": thresholds,
+            "fraction_remaining": {r["layer"]: r["fraction_remaining"]
+                                   for r in sparsity_report(m)},
+            "masks": m, "weights": weights}

@@ -1,4 +1,4 @@
-"""Chapter 2's sparsity slider (lth_utils.widgets.sparsity_state / sparsity_explorer) and the
+"""Chapter 2's sparsity slider (pruning.sparsity_state, widgets.sparsity_explorer) and the
 chapter 1-2 figure helpers, on a small LeNet really trained on MNIST (no browser needed)."""
 import matplotlib
 
@@ -7,7 +7,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from lth_utils import data, masks, models, plots, training, widgets  # noqa: E402
+from lth_utils import data, masks, models, plots, pruning, training, widgets  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def test_state_at_90_percent_keeps_10_percent_and_the_threshold_separates(traine
     _, model, d = trained
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     for scope in ("layerwise", "global"):
-        s = widgets.sparsity_state(model, d, 0.9, scope)
+        s = pruning.sparsity_state(model, d, 0.9, scope)
         assert s["sparsity"] == 0.9 and s["scope"] == scope
         assert s["fraction_remaining"]["all"] == pytest.approx(0.1, abs=1e-4)
         assert masks.fraction_remaining(s["masks"]) == pytest.approx(0.1, abs=1e-4)
@@ -48,7 +48,7 @@ def test_state_at_90_percent_keeps_10_percent_and_the_threshold_separates(traine
 
 def test_state_at_zero_is_the_dense_model(trained):
     _, model, d = trained
-    s = widgets.sparsity_state(model, d, 0.0)
+    s = pruning.sparsity_state(model, d, 0.0)
     assert s["test_acc"] == pytest.approx(accuracy(model, d), abs=1e-6) == s["dense_acc"]
     assert s["test_acc"] > 0.8          # 200 iterations already learn MNIST reasonably
     assert all(v == 1.0 for v in s["fraction_remaining"].values())
@@ -57,8 +57,8 @@ def test_state_at_zero_is_the_dense_model(trained):
 
 def test_global_spares_the_small_layers_and_layerwise_does_not(trained):
     _, model, d = trained
-    lw = widgets.sparsity_state(model, d, 0.95, "layerwise")["fraction_remaining"]
-    gl = widgets.sparsity_state(model, d, 0.95, "global")["fraction_remaining"]
+    lw = pruning.sparsity_state(model, d, 0.95, "layerwise")["fraction_remaining"]
+    gl = pruning.sparsity_state(model, d, 0.95, "global")["fraction_remaining"]
     assert all(lw[n] == pytest.approx(0.05, abs=1e-3) for n in masks.ones(model))
     assert gl["fc1.weight"] < 0.05 < gl["fc2.weight"] < gl["fc3.weight"]
     assert gl["all"] == pytest.approx(lw["all"], abs=1e-4)
@@ -67,9 +67,9 @@ def test_global_spares_the_small_layers_and_layerwise_does_not(trained):
 def test_state_rejects_bad_arguments(trained):
     _, model, d = trained
     with pytest.raises(ValueError, match="sparsity must be in"):
-        widgets.sparsity_state(model, d, 1.0)
+        pruning.sparsity_state(model, d, 1.0)
     with pytest.raises(ValueError, match="scope must be"):
-        widgets.sparsity_state(model, d, 0.5, "per-neuron")
+        pruning.sparsity_state(model, d, 0.5, "per-neuron")
 
 
 def test_panel_redraws_when_slider_or_toggle_moves(trained):
@@ -91,7 +91,7 @@ def test_panel_redraws_when_slider_or_toggle_moves(trained):
 
 def test_chapter_figures_have_titles_and_labels(trained):
     init, model, d = trained
-    states = [widgets.sparsity_state(model, d, s, "global") for s in (0.5, 0.9)]
+    states = [pruning.sparsity_state(model, d, s, "global") for s in (0.5, 0.9)]
     sweep = {"layerwise": [0.9, 0.8, 0.3], "random": [[0.9, 0.5, 0.1], [0.9, 0.4, 0.1]]}
     figures = [plots.plot_parameter_counts(models.count_parameters(model)).figure,
                plots.plot_weight_histograms(init, model),

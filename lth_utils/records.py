@@ -1,0 +1,329 @@
+"""Reading a study record: from the JSON that ``lottery.run_study`` writes to numbers and tables.
+
+A record (see ``data/results/*.json``) holds ``config`` (``iterations`` is the training horizon),
+``rounds`` (round r: ``fraction_remaining`` and ``arms``: arm name -> one dict per trial with
+``iteration``, ``test_acc``, ``early_stop_iteration``, ``early_stop_test_acc``, ...) and
+``oneshot`` (the same per one-shot level, arm "oneshot", with ``rounds_equivalent``). Everything
+here is pure: it reads a record and returns numbers, numpy arrays, rows (lists of dicts of strings)
+or strings, and draws nothing. It works for any profile: it uses the rounds, trials and one-shot
+levels the record has, never fixed numbers. The figures built on it are in :mod:`lottery_plots`.
+"""
+from __future__ import annotations
+
+import html
+
+import numpy as np
+
+PAPER_FRACTIONS = (1.0, 0.51, 0.21, 0.07, 0.036, 0.019)   # the paper's LeNet Figure 3 curves
+ARMS = ("ticket", "reinit", "random_mask")                 # the arms of the iterative rounds
+
+
+def _stats(values) -> dict[str, np.ndarray]:
+    """Mean, min and max over trials of a (trials, ...) array-like."""
+    a = np.asarray(values, dtype=float)
+    return {"mean": a.mean(0), "lo": a.min(0), "hi": a.max(0)}
+
+
+def fraction_label(fraction: float) -> str:
+    """'51.2%' for 0.512, '1.8%' for 0.018: how the book names a sparsity level."""
+    return f"{100 * fraction:.1f}%" if fraction < 0.995 else "100%"
+
+
+def nearest_rounds(record: dict, targets=PAPER_FRACTIONS) -> list[int]:
+    """Indices of the record's rounds nearest (in log scale) to each target fraction remaining.
+
+    Duplicates are dropped, so a record with few rounds gives fewer indices than targets.
+    """
+    fr = np.log([e["fraction_remaining"] for e in record["rounds"]])
+    out: list[int] = []
+    for t in targets:
+        i = int(np.abs(fr - np.log(t)).argmin())
+        if i not in out:
+            out.append(i)
+    return out
+
+
+def round_curves(record: dict, round_index: int, arm: str = "ticket") -> dict | None:
+    """Test accuracy over training of one arm in one round: iterations (E,), mean/lo/hi (E,).
+
+    The dense round (0) has only the "ticket" arm: every control is the dense network there,
+    so asking for a control at round 0 returns the dense curves. ``None`` if the arm is missing.
+    """
+    arms = record["rounds"][round_index]["arms"]
+    members = arms.get(arm) if round_index > 0 else arms["ticket"]
+    if not members:
+        return None
+    return {"iteration": np.asarray(members[0]["iteration"]),
+            **_stats([m["test_acc"] for m in members])}
+
+
+def acc_ylim(curves: list[dict]) -> tuple[float, float]:
+    """Y-limits for :func:`round_curves` results that show the end of training, not the 10% of
+    the untrained network: (lo, hi) in [0, 1]."""
+    lows = [c["mean"][1:].min() for c in curves if len(c["mean"]) > 1]
+    highs = [c["hi"].max() for c in curves]
+    lo = max(0.0, min(lows) - 0.005) if lows else 0.0
+    return lo, min(1.0, max(highs) + 0.003)
+
+
+def _arm_levels(record: dict, arm: str) -> list[tuple[float, list[dict]]]:
+    """(fraction remaining, trials) per sparsity level of ``arm``, the dense network first."""
+    dense = record["rounds"][0]
+    entries = [dense] + [e for e in record["rounds"][1:] if arm in e["arms"]] if arm != "oneshot" \
+        else [dense] + list(record.get("oneshot", []))
+    return [(e["fraction_remaining"], e["arms"].get(arm) or e["arms"]["ticket"]) for e in entries]
+
+
+def arm_summary(record: dict, arm: str, key: str = "early_stop_test_acc") -> dict | None:
+    """``key`` of ``arm`` per sparsity level: fraction (L,), mean/lo/hi (L,) over trials.
+
+    ``arm`` is "ticket", "reinit", "random_mask" (iterative rounds) or "oneshot" (the record's
+    one-shot levels). Every arm starts at the dense network (100%), which they all share.
+    ``None`` if the record has no such arm.
+    """
+    levels = _arm_levels(record, arm)
+    if len(levels) < 2 and arm != "ticket":
+        return None
+    values = [[m[key] for m in members] for _, members in levels]
+    s = {k: np.array([_stats(v)[k] for v in values]) for k in ("mean", "lo", "hi")}
+    return {"fraction": np.array([f for f, _ in levels]), **s}
+
+
+def round_state(record: dict, round: int, arms=ARMS) -> dict:
+    """What chapter 5's pruning-round slider shows at ``round`` of a study ``record``.
+
+    Returns ``{"round", "fraction_remaining", "label", "curves", "dense", "early_stop", "ylim"}``:
+    ``curves`` maps each arm present in that round to ``{"iteration", "mean", "lo", "hi"}``
+    (test accuracy over training: mean and min–max over trials, arrays of shape (E,));
+    ``dense`` is the same for the unpruned network (round 0); ``early_stop`` maps each arm to its
+    mean test accuracy at early stop; ``ylim`` is fixed for the whole record, so that moving the
+    slider moves the curves, not the axis.
+    """
+    n = len(record["rounds"]) - 1
+    if not 0 <= round <= n:
+        raise ValueError(f"round must be between 0 and {n} for this record, got {round}")
+    entry = record["rounds"][round]
+    present = [a for a in arms if a in entry["arms"]]
+    every = [round_curves(record, i, a) for i, e in enumerate(record["rounds"])
+             for a in arms if a in e["arms"]]
+    return {"round": round, "fraction_remaining": entry["fraction_remaining"],
+            "label": fraction_label(entry["fraction_remaining"]),
+            "curves": {a: round_curves(record, round, a) for a in present},
+            "dense": round_curves(record, 0, "ticket"),
+            "early_stop": {a: float(np.mean([m["early_stop_test_acc"] for m in entry["arms"][a]]))
+                           for a in present},
+            "ylim": acc_ylim(every)}
+
+
+def provenance(record: dict) -> str:
+    """One line saying where a figure's numbers come from (profile, trials, code, compute time).
+
+    Its parts are joined by " · ", so that a figure can break it into lines between them.
+    """
+    c, v = record["config"], record.get("code_version", {})
+    code = f"lth_utils {v.get('lth_utils', '?')}"
+    if v.get("git"):
+        code += f" @ {v['git']}"
+    if v.get("source_sha256"):
+        code += f" (src {v['source_sha256'][:8]})"
+    return (f"record {c['name']} · profile {c['profile']} · {c['trials']} trial(s) · "
+            f"{len(record['rounds']) - 1} rounds · {c['iterations']:,} iterations each · "
+            f"{code} · {record.get('wall_time_s', 0) / 60:.1f} min of compute")
+
+
+# --- early stops at the end of training: not a measured minimum ------------------------------
+
+def _late_threshold(record: dict, last: float) -> float:
+    """The iteration after which an early stop counts as late: (1 - ``last``) x horizon."""
+    if not 0 < last < 1:
+        raise ValueError(f"last must be a fraction of training in (0, 1), got {last!r}: "
+                         f"e.g. 0.1 for the last tenth")
+    return (1 - last) * record["config"]["iterations"]
+
+
+def late_early_stops(record: dict, last: float = 0.1) -> list[dict]:
+    """Every trial whose early stop falls in the last ``last`` of training.
+
+    The early stop is the iteration of lowest validation loss; when it falls at (or next to) the
+    end of training, the loss was still going down: it is not a measured minimum, and the run
+    might have gone on improving. Late means ``early_stop_iteration > (1 - last) * horizon``,
+    with the horizon ``record["config"]["iterations"]``.
+
+    Returns one dict per late trial, ``{"round", "fraction_remaining", "arm", "trial",
+    "iteration"}``: iterative rounds first (``round`` is the index in ``record["rounds"]``; the
+    dense round 0 has the arm "ticket"), then one-shot levels (``arm`` "oneshot", ``round`` their
+    ``rounds_equivalent``). An empty list when every early stop is a measured minimum.
+    """
+    t = _late_threshold(record, last)
+    out = []
+    entries = [(i, e) for i, e in enumerate(record["rounds"])] + \
+        [(e["rounds_equivalent"], e) for e in record.get("oneshot", [])]
+    for r, e in entries:
+        for arm, members in e["arms"].items():
+            out += [{"round": r, "fraction_remaining": e["fraction_remaining"], "arm": arm,
+                     "trial": k, "iteration": m["early_stop_iteration"]}
+                    for k, m in enumerate(members) if m["early_stop_iteration"] > t]
+    return out
+
+
+def late_flags(record: dict, arm: str, last: float = 0.1) -> np.ndarray | None:
+    """Which points of :func:`arm_summary` ``(record, arm)`` to flag as late: (L,) booleans.
+
+    A point (an arm at one sparsity) is flagged when *any* of its trials stops late (see
+    :func:`late_early_stops`): its mean then mixes measured minima with runs still improving.
+    ``None`` if the record has no such arm.
+    """
+    if arm != "ticket" and arm_summary(record, arm, "early_stop_iteration") is None:
+        return None
+    t = _late_threshold(record, last)
+    return np.array([any(m["early_stop_iteration"] > t for m in members)
+                     for _, members in _arm_levels(record, arm)])
+
+
+def late_summary(record: dict, last: float = 0.1) -> dict:
+    """What a chapter says about late early stops (values ready for ``lth_utils.glue``).
+
+    Returns ``{"trials", "points", "total_points", "arms", "sparsest", "sparsest_label",
+    "horizon", "threshold"}``: ``trials`` late trials (:func:`late_early_stops`), ``points`` the
+    (arm, sparsity) points with at least one (out of ``total_points``), ``arms`` the arms
+    affected, ``sparsest`` the smallest fraction remaining affected (``None`` if none, then
+    ``sparsest_label`` is "none"), ``horizon`` the iterations trained and ``threshold`` the
+    iteration after which a stop is late.
+    """
+    late = late_early_stops(record, last)
+    points = {(e["arm"], e["round"]) for e in late}
+    total = sum(len(e["arms"]) for e in record["rounds"]) + len(record.get("oneshot", []))
+    sparsest = min((e["fraction_remaining"] for e in late), default=None)
+    return {"trials": len(late), "points": len(points), "total_points": total,
+            "arms": sorted({a for a, _ in points}), "sparsest": sparsest,
+            "sparsest_label": "none" if sparsest is None else fraction_label(sparsest),
+            "horizon": record["config"]["iterations"], "threshold": _late_threshold(record, last)}
+
+
+# --- the paper's claims, costs and round-by-round tables --------------------------------------
+
+def _ticket_at(record: dict, target: float, key: str) -> tuple[float, float]:
+    """(fraction, mean of ``key`` over trials) for the ticket round nearest ``target``."""
+    i = nearest_rounds(record, (target,))[0]
+    e = record["rounds"][i]
+    return e["fraction_remaining"], float(np.mean([m[key] for m in e["arms"]["ticket"]]))
+
+
+def paper_comparison(record: dict) -> list[dict]:
+    """The paper's LeNet claims beside the same quantities computed from ``record``.
+
+    Rows: {"claim", "paper", "ours"} as strings; "ours" names the sparsity it was measured at
+    (the record's round nearest the paper's).
+    """
+    dense_it = arm_summary(record, "ticket", "early_stop_iteration")["mean"][0]
+    dense_acc = arm_summary(record, "ticket")["mean"][0]
+    f21, it21 = _ticket_at(record, 0.21, "early_stop_iteration")
+    f13, acc13 = _ticket_at(record, 0.135, "early_stop_test_acc")
+    t = arm_summary(record, "ticket")
+    # sparsest level down to which the ticket's mean accuracy never falls below the dense net's
+    ok = np.cumprod(t["mean"] >= dense_acc).astype(bool)
+    stays = fraction_label(t["fraction"][ok].min()) if ok[1:].any() else \
+        f"— (below dense already at {fraction_label(t['fraction'][1])})"
+    rows = [
+        {"claim": "ticket reaches early stop sooner than dense, at ~21% weights remaining",
+         "paper": "38% sooner",
+         "ours": f"{100 * (1 - it21 / dense_it):.0f}% sooner (at {fraction_label(f21)})"},
+        {"claim": "ticket's test accuracy minus dense, at ~13.5% weights remaining",
+         "paper": "+0.3 pp",
+         "ours": f"{100 * (acc13 - dense_acc):+.2f} pp (at {fraction_label(f13)})"},
+        {"claim": "ticket stays at or above dense accuracy down to", "paper": "3.6%",
+         "ours": stays},
+    ]
+    r = arm_summary(record, "reinit")
+    if r is not None:
+        below = r["mean"] < dense_acc
+        # densest level from which on (to the sparsest) the reinitialised net stays below dense
+        tail = np.flip(np.cumprod(np.flip(below[1:]))).astype(bool)
+        loses = fraction_label(r["fraction"][1:][tail].max()) if tail.any() else \
+            "— (not below dense at any level)"
+        rows.append({"claim": "random reinitialisation is below dense accuracy from",
+                     "paper": "21.1% on", "ours": f"{loses} on" if tail.any() else loses})
+    return rows
+
+
+def pruning_cost(record: dict) -> list[dict]:
+    """Per one-shot level: training runs and iterations each method spends, and its accuracy.
+
+    Iterative pruning to round r trains r + 1 networks (the dense one, r - 1 intermediate
+    tickets, then the final ticket); one-shot trains 2 (the dense one, then the pruned one).
+    Rows: {"round", "fraction_remaining", "iterative_runs", "oneshot_runs",
+    "iterative_iterations", "oneshot_iterations", "iterative_acc", "oneshot_acc"} (numbers).
+    """
+    T = record["config"]["iterations"]
+    by_round = {e["round"]: e for e in record["rounds"]}
+    acc = lambda ms: float(np.mean([m["early_stop_test_acc"] for m in ms]))  # noqa: E731
+    rows = []
+    for e in record.get("oneshot", []):
+        r = e["rounds_equivalent"]
+        if r not in by_round:
+            continue
+        rows.append({"round": r, "fraction_remaining": e["fraction_remaining"],
+                     "iterative_runs": r + 1, "oneshot_runs": 2,
+                     "iterative_iterations": (r + 1) * T, "oneshot_iterations": 2 * T,
+                     "iterative_acc": acc(by_round[r]["arms"]["ticket"]),
+                     "oneshot_acc": acc(e["arms"]["oneshot"])})
+    return rows
+
+
+def summary_rows(record: dict, arms=("ticket", "reinit", "random_mask", "oneshot")) -> list[dict]:
+    """One row per pruning round: weights remaining, each arm's mean test accuracy at early stop
+    and the ticket's mean early-stop iteration (strings, for :class:`Table`)."""
+    oneshot = {e["rounds_equivalent"]: e for e in record.get("oneshot", [])}
+    rows = []
+    for e in record["rounds"]:
+        row = {"round": e["round"], "weights left": fraction_label(e["fraction_remaining"])}
+        for arm in arms:
+            members = (oneshot[e["round"]]["arms"]["oneshot"] if e["round"] in oneshot else None) \
+                if arm == "oneshot" else e["arms"].get(arm)
+            if arm in ("ticket", "oneshot") or any(arm in x["arms"] for x in record["rounds"]):
+                row[arm] = (f"{100 * np.mean([m['early_stop_test_acc'] for m in members]):.2f}%"
+                            if members else "")
+        row["ticket early stop"] = \
+            f"{np.mean([m['early_stop_iteration'] for m in e['arms']['ticket']]):,.0f}"
+        rows.append(row)
+    if not record.get("oneshot"):
+        for r in rows:
+            r.pop("oneshot", None)
+    return rows
+
+
+def markdown_table(rows: list[dict], header: dict[str, str] | None = None) -> str:
+    """A list of dicts (same keys) as a Markdown table; ``header`` renames columns."""
+    keys = list(rows[0])
+    header = header or {}
+    lines = ["| " + " | ".join(header.get(k, k) for k in keys) + " |",
+             "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(str(row[k]) for k in keys) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+class Table:
+    """A small table for notebooks: ``display(Table(rows, header))``.
+
+    ``rows``: a list of dicts with the same keys (the columns); ``header`` renames columns. It
+    shows as HTML in Jupyter and on the web page (where Markdown outputs are rendered as
+    CommonMark, which has no tables) and as Markdown in ``str()``.
+    """
+
+    def __init__(self, rows: list[dict], header: dict[str, str] | None = None) -> None:
+        if not rows:
+            raise ValueError("a table needs at least one row")
+        self.rows, self.header = rows, header or {}
+
+    def __str__(self) -> str:
+        return markdown_table(self.rows, self.header)
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        keys = list(self.rows[0])
+        head = "".join(f"<th>{html.escape(str(self.header.get(k, k)))}</th>" for k in keys)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r[k]))}</td>" for k in keys)
+                       + "</tr>" for r in self.rows)
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

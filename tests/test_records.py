@@ -1,0 +1,147 @@
+"""Reading study records (lth_utils.records) and marking early stops at the end of training
+(records.late_early_stops and the figures of lottery_plots), on small synthetic records."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.colors import to_hex  # noqa: E402
+
+from lth_utils import lottery_plots, records  # noqa: E402
+
+T = 1000                       # the horizon: iterations trained
+FRACTIONS = [1.0, 0.8, 0.64, 0.512]
+
+
+def trial(stop: int, acc: float = 0.95) -> dict:
+    """One trial's record entry, evaluated every 100 iterations, early stop at ``stop``."""
+    it = list(range(0, T + 1, 100))
+    curve = [0.1 + (acc - 0.1) * min(1.0, i / max(stop, 1)) for i in it]
+    return {"iteration": it, "test_acc": curve, "val_acc": curve,
+            "val_loss": [1 - c for c in curve], "early_stop_iteration": stop,
+            "early_stop_test_acc": acc, "final_test_acc": acc}
+
+
+def make_record(stops: dict) -> dict:
+    """A 3-round, 2-trial record; ``stops[(round, arm)]`` overrides the default early stops
+    (500 and 600); round 0 is dense (ticket only); one one-shot level at round 3."""
+    def arm(r, name):
+        return [trial(s) for s in stops.get((r, name), (500, 600))]
+    rounds = [{"round": 0, "fraction_remaining": 1.0, "arms": {"ticket": arm(0, "ticket")}}]
+    rounds += [{"round": r, "fraction_remaining": FRACTIONS[r],
+                "arms": {a: arm(r, a) for a in ("ticket", "reinit", "random_mask")}}
+               for r in (1, 2, 3)]
+    oneshot = [{"rounds_equivalent": 3, "fraction_remaining": FRACTIONS[3], "layers": {},
+                "arms": {"oneshot": arm(3, "oneshot")}}]
+    return {"schema": 1, "kind": "lth-study", "complete": True, "wall_time_s": 90,
+            "config": {"name": "synthetic", "profile": "quick", "trials": 2, "iterations": T},
+            "code_version": {"lth_utils": "0.1.0", "git": "abc1234", "source_sha256": "f" * 16},
+            "rounds": rounds, "oneshot": oneshot}
+
+
+LATE = make_record({(2, "ticket"): (500, 1000),        # one of two trials at the very end
+                    (3, "reinit"): (950, 700),         # > 900: late
+                    (2, "random_mask"): (900, 800),    # exactly 900: not late
+                    (3, "oneshot"): (1000, 1000)})
+CLEAN = make_record({(2, "random_mask"): (900, 800)})
+
+
+def hollow(ax) -> list:
+    """The flagged (hollow, white-faced) markers drawn on ``ax``: (color, x values) per line."""
+    return [(line.get_markeredgecolor(), list(line.get_xdata())) for line in ax.lines
+            if line.get_markerfacecolor() == "white" and len(line.get_xdata())]
+
+
+def test_late_early_stops_lists_every_trial_in_the_last_tenth():
+    late = records.late_early_stops(LATE)
+    assert late == [
+        {"round": 2, "fraction_remaining": 0.64, "arm": "ticket", "trial": 1, "iteration": 1000},
+        {"round": 3, "fraction_remaining": 0.512, "arm": "reinit", "trial": 0, "iteration": 950},
+        {"round": 3, "fraction_remaining": 0.512, "arm": "oneshot", "trial": 0, "iteration": 1000},
+        {"round": 3, "fraction_remaining": 0.512, "arm": "oneshot", "trial": 1, "iteration": 1000}]
+    assert records.late_early_stops(LATE, last=0.04) == [e for e in late if e["iteration"] > 960]
+    assert records.late_early_stops(CLEAN) == []
+    with pytest.raises(ValueError, match="last must be a fraction"):
+        records.late_early_stops(LATE, last=1.5)
+
+
+def test_late_flags_line_up_with_arm_summary():
+    for arm, expected in (("ticket", [0, 0, 1, 0]), ("reinit", [0, 0, 0, 1]),
+                          ("random_mask", [0, 0, 0, 0]), ("oneshot", [0, 1])):
+        flags = records.late_flags(LATE, arm)
+        assert len(flags) == len(records.arm_summary(LATE, arm)["fraction"])
+        assert list(flags) == [bool(x) for x in expected], arm
+        assert not records.late_flags(CLEAN, arm).any()
+    no_oneshot = {**CLEAN, "oneshot": []}
+    assert records.late_flags(no_oneshot, "oneshot") is None
+
+
+def test_late_summary_gives_the_numbers_a_chapter_glues():
+    s = records.late_summary(LATE)
+    assert s["trials"] == 4 and s["points"] == 3 and s["total_points"] == 1 + 3 * 3 + 1
+    assert s["arms"] == ["oneshot", "reinit", "ticket"]
+    assert s["sparsest"] == 0.512 and s["sparsest_label"] == "51.2%"
+    assert s["horizon"] == T and s["threshold"] == pytest.approx(900)
+    clean = records.late_summary(CLEAN)
+    assert clean["trials"] == clean["points"] == 0
+    assert clean["sparsest"] is None and clean["sparsest_label"] == "none"
+
+
+def test_early_stop_figure_marks_horizon_last_tenth_and_late_points():
+    ax = lottery_plots.plot_early_stop(LATE, "early_stop_iteration")
+    flagged = {to_hex(color): xs for color, xs in hollow(ax)}
+    assert flagged == {to_hex(lottery_plots.COLORS["ticket"]): [0.64],      # any trial late
+                       to_hex(lottery_plots.COLORS["reinit"]): [0.512]}     # random mask: none
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert lottery_plots.late_label() in labels
+    assert "early stop in the last tenth: not a measured minimum" in labels
+    assert "end of training (1,000 iterations)" in labels and "last tenth of training" in labels
+    horizon = [line for line in ax.lines if list(line.get_ydata()) == [T, T]]
+    assert horizon, "the horizon is drawn as a horizontal line"
+    (band,) = [p for p in ax.patches if p.get_label() == "last tenth of training"]
+    ext = band.get_window_extent()        # in pixels, whatever patch type axhspan returns
+    ys = ax.transData.inverted().transform([[0, ext.y0], [0, ext.y1]])[:, 1]
+    assert min(ys) == pytest.approx(900) and max(ys) == pytest.approx(T)
+    assert ax.get_ylim()[1] > T
+    plt.close("all")
+
+
+def test_a_record_without_late_stops_flags_nothing():
+    for key in ("early_stop_iteration", "early_stop_test_acc"):
+        ax = lottery_plots.plot_early_stop(CLEAN, key)
+        assert hollow(ax) == []
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert lottery_plots.late_label() not in labels
+        assert ("end of training (1,000 iterations)" in labels) == (key == "early_stop_iteration")
+    plt.close("all")
+
+
+def test_oneshot_vs_iterative_flags_the_late_oneshot_level():
+    fig = lottery_plots.plot_oneshot_vs_iterative(LATE)
+    acc_ax, it_ax = fig.axes
+    for ax in (acc_ax, it_ax):
+        xs = sorted(x for _, line in hollow(ax) for x in line)
+        assert xs == [0.512, 0.64]               # the one-shot level and the ticket's round 2
+        assert lottery_plots.late_label() in [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(list(line.get_ydata()) == [T, T] for line in it_ax.lines)
+    assert not any(list(line.get_ydata()) == [T, T] for line in acc_ax.lines)
+    plt.close("all")
+
+
+def test_round_state_and_tables_read_the_record():
+    state = records.round_state(LATE, 2)
+    assert set(state["curves"]) == {"ticket", "reinit", "random_mask"}
+    assert state["label"] == "64.0%" and state["early_stop"]["ticket"] == pytest.approx(0.95)
+    rows = records.summary_rows(LATE)
+    assert [r["weights left"] for r in rows] == ["100%", "80.0%", "64.0%", "51.2%"]
+    assert rows[3]["oneshot"] == "95.00%" and rows[1]["oneshot"] == ""
+    text = records.provenance(LATE)
+    assert text.startswith("record synthetic · profile quick · 2 trial(s) · 3 rounds")
+    assert "1.5 min of compute" in text
+    cost = records.pruning_cost(LATE)
+    assert cost == [{"round": 3, "fraction_remaining": 0.512, "iterative_runs": 4,
+                     "oneshot_runs": 2, "iterative_iterations": 4 * T, "oneshot_iterations": 2 * T,
+                     "iterative_acc": 0.95, "oneshot_acc": 0.95}]
+    assert np.allclose(records.arm_summary(LATE, "ticket", "early_stop_iteration")["hi"],
+                       [600, 600, 1000, 600])
