@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine (see README.md):
-#   make book   build the HTML book into _build/html   (LTH_PROFILE=standard)
+#   make book   build the HTML book into _build/html   (LTH_PROFILE=standard, every page of that profile)
 #   make test   run every test: unit tests, every notebook under nbval, the pages in a browser
 # Both create (or reuse) the virtual environment and link or fetch the data first.
 
@@ -10,6 +10,7 @@ STAMP   := $(VENV)/.installed
 # -W: unknown docs/refs and missing citation keys fail the build
 JBFLAGS  ?= -W --keep-going
 CHROMIUM ?= /usr/bin/chromium
+JUPYTER_BOOK ?= $(VENV)/bin/jupyter-book
 
 .PHONY: book test env data results bench clean browser pages vendor
 
@@ -35,8 +36,10 @@ data:
 	  echo "data: linked the offline datasets from $(SHARED)"; \
 	else echo "data: no $(SHARED); torchvision will download into data/ on first use"; fi
 
+# tools/build_book.sh records the profile in _build/.profile and rebuilds every page (--all) when the
+# pages were built for another one (e.g. quick pages left by `make test`); no progress bars on pages.
 book: env data
-	LTH_PROFILE=$${LTH_PROFILE:-standard} $(VENV)/bin/jupyter-book build . --path-output . $(JBFLAGS)
+	JUPYTER_BOOK="$(JUPYTER_BOOK)" tools/build_book.sh $${LTH_PROFILE:-standard} $(JBFLAGS)
 	@echo "book: open _build/html/index.html"
 
 # Headless Chromium for tests/test_pages.py (Playwright drives it; never `playwright install`).
@@ -48,7 +51,8 @@ browser:
 test: env data browser
 	LTH_PROFILE=$${LTH_PROFILE:-quick} JBFLAGS="$(JBFLAGS)" CHROMIUM="$(CHROMIUM)" $(PY) -m pytest -p no:cacheprovider -q tests book --nbval-lax $(PYTESTFLAGS)
 
-# Only the page checks; builds _build/html first if missing or stale.
+# Only the page checks; builds _build/html first (tools/build_book.sh) if missing, stale or of
+# another profile.
 pages: env data browser
 	LTH_PROFILE=$${LTH_PROFILE:-quick} JBFLAGS="$(JBFLAGS)" CHROMIUM="$(CHROMIUM)" $(PY) -m pytest -p no:cacheprovider -q tests/test_pages.py
 

@@ -10,10 +10,16 @@ checks what a reader would see:
 - the Colab button opens this chapter's notebook from the repository's main branch,
 - nothing is fetched from outside the local server (no CDN: widgets and MathJax are vendored),
 - no JavaScript error.
+test_page_readable checks, at 1280 px, that no code or output block is wider than its column, that
+tables have visible column spacing, that figure text is at least ~9 px as shown (see
+MIN_FIGURE_SCALE), and that no progress bar or blank output area is left on the page.
+test_widgets_static checks that every widget control is disabled on the static page and cannot be
+moved (keyboard, drag, typing), and that each panel says where to move it (Colab or Jupyter).
 A full-page screenshot goes to _build/screenshots/<page>.png and a summary line is printed.
 
-If _build/html is missing or older than its sources, the book is built first with
-`jupyter-book build . --path-output .` (LTH_PROFILE from the environment, quick by default).
+If _build/html is missing, older than its sources or built for another profile, the book is built
+first with tools/build_book.sh (as `make book`; LTH_PROFILE from the environment, quick by default,
+and no progress bars).
 Environment: LTH_BOOK_DIR (book root, default the repository), LTH_HTML_DIR (default
 <book root>/_build/html), CHROMIUM (default /usr/bin/chromium; installed with
 `apt-get install -y chromium` when missing and running as root), JBFLAGS (extra build flags).
@@ -90,38 +96,99 @@ PAGES = toc_pages()
 
 # --------------------------------------------------------------------------- fixtures
 
-def _stale_reason() -> str | None:
-    """Why _build/html must be (re)built, or None if it is newer than every input."""
-    outputs = [HTML / f"{p}.html" for p in PAGES]
+def wanted_profile() -> str:
+    """The profile the pages are checked for: $LTH_PROFILE, quick by default (as `make pages`)."""
+    return os.environ.get("LTH_PROFILE", "quick")
+
+
+def built_profile(book: Path = BOOK, html: Path = HTML, pages: list[str] | None = None) -> str | None:
+    """The profile the pages in `html` were built for, or None if unknown.
+
+    tools/build_book.sh (`make book`, and this file's build) writes it to _build/.profile after each
+    build. A page newer than that stamp comes from a build by hand (`jupyter-book build .`), which
+    writes no stamp: then the profile is read from the setup cell's output on the first chapter page
+    ("lth_utils 0.1.0 · profile 'quick'", the same cell in every chapter)."""
+    pages = PAGES if pages is None else pages
+    stamp = book / "_build" / ".profile"
+    built = [html / f"{p}.html" for p in pages if (html / f"{p}.html").exists()]
+    if stamp.exists() and all(b.stat().st_mtime <= stamp.stat().st_mtime for b in built):
+        return stamp.read_text().strip() or None
+    for b in built:
+        m = re.search(r"profile (?:'|&#39;|&#x27;)(\w+)(?:'|&#39;|&#x27;)", b.read_text(errors="replace"))
+        if m:
+            return m.group(1)
+    return None
+
+
+def _stale_reason(book: Path = BOOK, html: Path = HTML, pages: list[str] | None = None,
+                  profile: str | None = None) -> str | None:
+    """Why _build/html must be (re)built, or None if it is newer than every input and of the
+    profile asked for (`profile`, default wanted_profile())."""
+    pages = PAGES if pages is None else pages
+    profile = profile or wanted_profile()
+    outputs = [html / f"{p}.html" for p in pages]
     missing = [o for o in outputs if not o.exists()]
     if missing:
-        return f"{len(missing)} page(s) not built, e.g. {missing[0].relative_to(BOOK) if missing[0].is_relative_to(BOOK) else missing[0]}"
-    built = min(o.stat().st_mtime for o in outputs)
-    inputs = [BOOK / "_config.yml", BOOK / "_toc.yml", *(source_of(p) for p in PAGES)]
-    inputs += sorted((BOOK / "book").glob("*.bib")) + sorted((BOOK / "lth_utils").glob("*.py"))
-    inputs += sorted((BOOK / "data" / "results").glob("*.json"))
-    newer = [i for i in inputs if i.exists() and i.stat().st_mtime > built]
-    return f"{newer[0].relative_to(BOOK)} is newer than the build" if newer else None
+        return f"{len(missing)} page(s) not built, e.g. {missing[0].relative_to(book) if missing[0].is_relative_to(book) else missing[0]}"
+    built_for = built_profile(book, html, pages)
+    if built_for != profile:
+        return f"the pages were built for profile {built_for or 'unknown'!r}, not {profile!r}"
+    newer = _newer_inputs(book, html, pages)
+    if newer:
+        return f"{', '.join(newer[:3])}{' ...' if len(newer) > 3 else ''} newer than the build"
+    unsynced = _unsynced_static(book, html)
+    return f"{unsynced[0]} differs from its copy in _static" if unsynced else None
+
+
+def _unsynced_static(book: Path = BOOK, html: Path = HTML) -> list[str]:
+    """Hand-written page scripts (book/_vendor/*.js) whose copy in _build/html/_static differs:
+    any build copies them again, without re-running a chapter."""
+    return [str(f.relative_to(book)) for f in sorted((book / "book" / "_vendor").glob("*.js"))
+            if not (html / "_static" / f.name).exists() or (html / "_static" / f.name).read_bytes() != f.read_bytes()]
+
+
+def _page_sources(book: Path, pages: list[str]) -> list[Path]:
+    return [book / f"{p}{suffix}" for p in pages for suffix in (".ipynb", ".md")
+            if (book / f"{p}{suffix}").exists()]
+
+
+def _newer_inputs(book: Path = BOOK, html: Path = HTML, pages: list[str] | None = None) -> list[str]:
+    """The inputs of the build (relative paths) newer than its oldest page."""
+    pages = PAGES if pages is None else pages
+    built = min((html / f"{p}.html").stat().st_mtime for p in pages)
+    inputs = [book / "_config.yml", book / "_toc.yml", *_page_sources(book, pages)]
+    inputs += sorted((book / "book").glob("*.bib")) + sorted((book / "lth_utils").glob("*.py"))
+    inputs += sorted((book / "data" / "results").glob("*.json"))
+    return [str(i.relative_to(book)) for i in inputs if i.exists() and i.stat().st_mtime > built]
 
 
 @pytest.fixture(scope="session")
 def html_dir(request) -> Path:
-    """_build/html, built now if missing or stale (this is slow: it executes every chapter).
+    """_build/html, built now if missing, stale or of another profile (this is slow: it executes
+    every chapter).
 
+    The build goes through tools/build_book.sh (as `make book`): it records the profile in
+    _build/.profile, passes --all when the pages were built for another profile, and sets
+    LTH_PROGRESS=0. When something other than a page's own source changed (lth_utils, a record,
+    the configuration) every page is rebuilt too: Sphinx alone would re-run only changed chapters.
     The build's log goes to _build/test_pages_build.log; its tail is shown if the build fails."""
     reason = _stale_reason()
     if reason:
-        jb = Path(sys.executable).parent / "jupyter-book"
-        env = dict(os.environ)
-        env.setdefault("LTH_PROFILE", "quick")
-        cmd = [str(jb), "build", str(BOOK), "--path-output", str(BOOK), *env.get("JBFLAGS", "").split()]
+        profile = wanted_profile()
+        env = dict(os.environ, LTH_PROGRESS="0", LTH_BOOK_DIR=str(BOOK))
+        env.setdefault("JUPYTER_BOOK", str(Path(sys.executable).parent / "jupyter-book"))
+        flags = env.get("JBFLAGS", "").split()
+        page_sources = {str(p.relative_to(BOOK)) for p in _page_sources(BOOK, PAGES)}
+        fresh = [o for o in (HTML / f"{p}.html" for p in PAGES) if not o.exists()]
+        if not fresh and not set(_newer_inputs()) <= page_sources and "--all" not in flags:
+            flags.append("--all")       # lth_utils, a record or the configuration changed
+        cmd = ["bash", str(REPO / "tools" / "build_book.sh"), profile, *flags]
         log = BOOK / "_build" / "test_pages_build.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         capture = request.config.pluginmanager.getplugin("capturemanager")
         start = time.time()
         with capture.global_and_fixture_disabled():
-            print(f"\ntest_pages: building the book first ({reason}): LTH_PROFILE={env['LTH_PROFILE']} "
-                  f"{' '.join(cmd)} > {log}", flush=True)
+            print(f"\ntest_pages: building the book first ({reason}): {' '.join(cmd)} > {log}", flush=True)
         with open(log, "w") as out:
             proc = subprocess.run(cmd, cwd=BOOK, env=env, stdout=out, stderr=subprocess.STDOUT)
         with capture.global_and_fixture_disabled():
@@ -330,4 +397,295 @@ def test_page(page, server, browser_context, capsys):
               f"{len(errors)} error output(s), {len(external)} external request(s), "
               f"{'OK' if not problems else f'{len(problems)} PROBLEM(S)'} "
               f"[{time.time() - start:.1f} s, {shot.relative_to(BOOK) if shot.is_relative_to(BOOK) else shot}]")
+    assert not problems, f"{page}:\n  " + "\n  ".join(problems)
+
+
+# --------------------------------------------------------------------------- readable pages (1280 px)
+#
+# The published book is read at about 690 px of column (1280 px window, both sidebars shown).
+# These checks measure what a reader sees there; each offender is reported with its page, the
+# block's first 60 characters (or the figure's file and cell) and its sizes, so that the chapter's
+# owner can find and fix it.
+#
+# Figure text. The chapters' figures are matplotlib PNGs saved at 100 dpi with text of at least
+# 8 pt: 8 pt = 8/72 in = 11.1 px in the PNG. The browser scales an image down to its column; if it
+# is shown at `displayed` px out of `natural` px, that text is 11.1 * displayed / natural px tall.
+# 9 px is about the smallest text that stays readable on a screen, so every output image must be
+# shown at displayed / natural >= 9 / 11.1 = 0.81, i.e. a figure must be at most column / 0.81 px
+# (about 8.5 in at 100 dpi for a 690 px column) wide. An <img> with an explicit width attribute
+# (a retina PNG shown at half size) is measured against that width instead of its natural width.
+
+MIN_FIGURE_SCALE = 0.81          # 8 pt at 100 dpi = 11.1 px; 9 px / 11.1 px = 0.81
+MIN_COLUMN_GAP_PX = 6            # visible space between the text of neighbouring table cells
+MAX_BLANK_PX = 20                # an output area taller than this with nothing in it is a gap
+
+JS_READABLE = """async ([minScale, minGap, maxBlank]) => {
+    if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+    const main = document.querySelector('main') || document.body;
+    const article = main.querySelector('article.bd-article') || main.querySelector('article') || main;
+    const ab = article.getBoundingClientRect(), as = getComputedStyle(article);
+    const colRight = ab.right - parseFloat(as.paddingRight || 0);
+    const text = e => (e.innerText || e.textContent || '').replace(/\\s+/g, ' ').trim().slice(0, 60);
+    const shown = e => e.getClientRects().length > 0;
+    const aside = e => !!e.closest('.margin, aside, .full-width, .sidebar, .marginnote, .bd-sidebar');
+    const cellOf = e => { const c = e.closest('.cell'); const i = c && c.querySelector('.cell_input pre');
+                          return i ? text(i) : ''; };
+    const innermost = list => list.filter(x => !list.some(y => y !== x && x.el.contains(y.el)));
+    const outermost = list => list.filter(x => !list.some(y => y !== x && y.el.contains(x.el)));
+    const R = Math.round;
+
+    // 1. code and output blocks no wider than the column
+    let wide = [...main.querySelectorAll('pre, .cell_output, .output')]
+        .filter(e => shown(e) && !aside(e))
+        .map(e => { const b = e.getBoundingClientRect();
+            return {el: e, kind: e.matches('.cell_output') ? 'output area' : e.tagName === 'PRE' ? 'pre' : 'output',
+                    text: text(e), scrollWidth: e.scrollWidth, clientWidth: e.clientWidth,
+                    right: R(b.right), columnRight: R(colRight),
+                    over: e.scrollWidth > e.clientWidth + 1 || b.right > colRight + 1}; })
+        .filter(x => x.over);
+    wide = innermost(wide).map(({el, over, ...x}) => x);
+
+    // 2. tables: visible space between neighbouring cells' text
+    const box = cell => {
+        let l = Infinity, r = -Infinity;
+        const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT), range = document.createRange();
+        for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+            if (!n.textContent.trim() || n.parentElement.closest('mjx-container')) continue;
+            range.selectNodeContents(n);
+            for (const q of range.getClientRects()) if (q.width > 0) { l = Math.min(l, q.left); r = Math.max(r, q.right); }
+        }
+        for (const e of cell.querySelectorAll('img, svg, mjx-container')) {
+            const q = e.getBoundingClientRect();
+            if (q.width > 0 && !e.parentElement.closest('mjx-container')) { l = Math.min(l, q.left); r = Math.max(r, q.right); }
+        }
+        return l < r ? {l, r} : null;
+    };
+    const tables = [];
+    for (const t of main.querySelectorAll('table')) {
+        if (!shown(t) || t.closest('.highlighttable, mjx-container')) continue;
+        let worst = null;
+        for (const row of t.rows) {
+            const cells = [...row.cells];
+            for (let i = 0; i + 1 < cells.length; i++) {
+                const a = box(cells[i]), b = box(cells[i + 1]);
+                if (!a || !b) continue;
+                const gap = b.l - a.r;
+                if (!worst || gap < worst.gap) {
+                    const ca = getComputedStyle(cells[i]), cb = getComputedStyle(cells[i + 1]);
+                    worst = {gap, column: i + 1, row: text(row),
+                             padding: R(parseFloat(ca.paddingRight) + parseFloat(cb.paddingLeft))};
+                }
+            }
+        }
+        if (worst && worst.gap < minGap)
+            tables.push({text: text(t), gap: Math.round(worst.gap * 10) / 10, between_columns: [worst.column, worst.column + 1],
+                         row: worst.row, cell_padding: worst.padding});
+    }
+
+    // 3. figures: text at least ~9 px as shown
+    const images = [];
+    for (const img of main.querySelectorAll('.cell_output img, .widget-subarea img, figure img, .output img')) {
+        if (!shown(img) || !img.naturalWidth || img.naturalWidth < 100) continue;
+        const attr = parseFloat(img.getAttribute('width'));
+        const reference = attr > 0 && /^\\d+(px)?$/.test(img.getAttribute('width').trim()) ? attr : img.naturalWidth;
+        const w = img.getBoundingClientRect().width, scale = w / reference;
+        if (scale < minScale) {
+            const src = (img.currentSrc || img.src);
+            images.push({src: src.startsWith('data:') ? src.slice(0, 30) + '...' : src.split('/').slice(-1)[0],
+                         cell: cellOf(img), natural: reference, displayed: R(w), scale: Math.round(scale * 100) / 100,
+                         text_px: Math.round(11.1 * scale * 10) / 10, max_width_px: Math.floor(w / minScale)});
+        }
+    }
+
+    // 4. no progress bars, no blank gaps
+    const tqdm = /\\d+%\\||\\s+it\\/s\\]|s\\/it\\]/;
+    const progress = [];
+    for (const o of main.querySelectorAll('.cell_output')) {
+        const line = (o.innerText || '').split('\\n').find(l => tqdm.test(l));
+        if (line) progress.push({kind: 'progress text', text: line.trim().slice(0, 60), cell: cellOf(o)});
+    }
+    for (const e of main.querySelectorAll('.widget-progress, .widget-hprogress, .widget-vprogress, progress'))
+        if (!e.parentElement.closest('.widget-progress, .widget-hprogress, .widget-vprogress'))
+            progress.push({kind: 'progress widget', text: text(e.closest('.widget-subarea') || e), cell: cellOf(e)});
+    const media = 'img, svg, canvas, video, iframe, input, select, button, textarea, table, mjx-container, .noUi-target';
+    let blank = [...main.querySelectorAll('.cell_output, .cell_output .output, .widget-subarea')]
+        .filter(e => shown(e) && e.getBoundingClientRect().height > maxBlank
+                     && !(e.innerText || '').trim() && !e.querySelector(media))
+        .map(e => ({el: e, height: R(e.getBoundingClientRect().height), cell: cellOf(e),
+                    kind: e.matches('.widget-subarea') ? 'widget area' : 'output area'}));
+    blank = outermost(blank).map(({el, ...x}) => x);
+    return {wide, tables, images, progress, blank};
+}"""
+
+
+def _open(browser_context, server, page: str):
+    """A browser tab on `page`, loaded, with its widgets rendered and its math typeset."""
+    p = browser_context.new_page()
+    p.route("**/*", lambda r: r.continue_() if r.request.url.startswith(server) else r.abort())
+    resp = p.goto(urllib.parse.urljoin(server, f"{page}.html"), wait_until="load", timeout=TIMEOUT_MS)
+    assert resp is not None and resp.status == 200, f"{page}.html answered {resp and resp.status}"
+    if p.evaluate(JS_WIDGET_VIEWS):
+        try:
+            p.wait_for_function(JS_WIDGETS_RENDERED, timeout=TIMEOUT_MS)
+        except Exception:
+            pass        # test_page reports blank widgets
+        p.wait_for_timeout(500)
+    p.evaluate("async () => { if (window.MathJax && MathJax.startup) await MathJax.startup.promise; }")
+    return p
+
+
+def readability_problems(page: str, found: dict) -> list[str]:
+    """The readable-page offenders of JS_READABLE as one line each (also used for the report)."""
+    out = []
+    for w in found["wide"]:
+        out.append(f"{w['kind']} wider than its column ({w['scrollWidth']} px of content in "
+                   f"{w['clientWidth']} px, right edge {w['right']} px, column ends at {w['columnRight']} px): "
+                   f"{w['text']!r}")
+    for t in found["tables"]:
+        out.append(f"table without column spacing ({t['gap']} px between the text of columns "
+                   f"{t['between_columns'][0]} and {t['between_columns'][1]}, cell padding {t['cell_padding']} px, "
+                   f"want >= {MIN_COLUMN_GAP_PX} px; row {t['row']!r}): {t['text']!r}")
+    for i in found["images"]:
+        out.append(f"figure text too small: {i['src']} is {i['natural']} px wide "
+                   f"({i['natural'] / 100:.1f} in at 100 dpi), shown at {i['displayed']} px (x{i['scale']}), so 8 pt "
+                   f"text reads as {i['text_px']} px < 9 px; make it <= {i['max_width_px']} px "
+                   f"({i['max_width_px'] / 100:.1f} in at 100 dpi) wide. Cell: {i['cell']!r}")
+    for g in found["progress"]:
+        out.append(f"{g['kind']} on the page (build with LTH_PROGRESS=0; use lth_utils.progress_bars()): "
+                   f"{g['text']!r} in cell {g['cell']!r}")
+    for b in found["blank"]:
+        out.append(f"empty {b['kind']} {b['height']} px tall (a blank gap) after cell {b['cell']!r}")
+    return out
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_readable(page, server, browser_context, capsys):
+    """At 1280 px: no code or output block wider than the column, tables with column spacing,
+    figure text >= ~9 px as shown, no progress bars and no blank output areas."""
+    p = _open(browser_context, server, page)
+    try:
+        p.evaluate(JS_IMAGES)                   # every image loaded (and measured at its real size)
+        found = p.evaluate(JS_READABLE, [MIN_FIGURE_SCALE, MIN_COLUMN_GAP_PX, MAX_BLANK_PX])
+    finally:
+        p.close()
+    problems = readability_problems(page, found)
+    with capsys.disabled():
+        print(f"\n  readable {page}: {len(found['wide'])} wide block(s), {len(found['tables'])} cramped table(s), "
+              f"{len(found['images'])} small figure(s), {len(found['progress'])} progress bar(s), "
+              f"{len(found['blank'])} blank gap(s)")
+    assert not problems, f"{page} at 1280 px:\n  " + "\n  ".join(problems)
+
+
+# --------------------------------------------------------------------------- widgets honest on a static page
+#
+# No kernel answers a control on the web page: a slider whose label changes while its figure does
+# not tells the reader something false. book/_vendor/widgets-offline.js disables every control
+# before the widget manager renders it and adds one line per panel saying where it moves.
+
+WIDGET_NOTE = re.compile(r"^Run this chapter in Colab or Jupyter to move (this slider|this control|these controls)\.$")
+
+JS_PANELS = """() => {
+    const containers = [];
+    const hash = s => { let h = 5381; for (let i = 0; i < s.length; i++) h = ((h * 33) ^ s.charCodeAt(i)) | 0; return s.length + ':' + h; };
+    return [...document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')].map((s, i) => {
+        const d = s.previousElementSibling;
+        if (!d || !d.classList.contains('widget-subarea')) return {i, rendered: false, controls: []};
+        const label = e => { const w = e.closest('.widget-inline-hbox, .widget-box, .jupyter-widgets');
+                             const l = w && w.querySelector('.widget-label');
+                             return (l && l.innerText.trim()) || (e.innerText || '').trim().slice(0, 30); };
+        const controls = [];
+        d.querySelectorAll('.noUi-target').forEach(e => controls.push({kind: 'slider', label: label(e),
+            disabled: e.hasAttribute('disabled')}));
+        d.querySelectorAll('.widget-readout').forEach(e => controls.push({kind: 'readout', label: label(e),
+            disabled: e.isContentEditable === false}));
+        d.querySelectorAll('input, select, textarea, button').forEach(e => controls.push({kind: e.tagName.toLowerCase(),
+            label: label(e), disabled: e.disabled}));
+        const container = d.closest('.cell_output') || d.parentElement;     // the panel's output area
+        if (!containers.includes(container)) containers.push(container);
+        const notes = [...container.querySelectorAll('.lth-widget-note')]
+            .map(n => ({text: n.innerText.trim(), visible: n.getClientRects().length > 0 && n.getBoundingClientRect().height > 0}));
+        return {i, rendered: true, controls, notes, area: containers.indexOf(container),
+                text: d.innerText.replace(/\\s+/g, ' ').trim(),
+                figures: [...d.querySelectorAll('img, canvas')].map(e => e.tagName === 'IMG' ? hash(e.currentSrc || e.src) : hash(e.toDataURL()))};
+    });
+}"""
+
+
+def _panel_controls(p, i: int):
+    """Locators of what a reader can try to move in widget panel i."""
+    panel = p.locator('script[type="application/vnd.jupyter.widget-view+json"]').nth(i).locator(
+        "xpath=preceding-sibling::*[1]")
+    return [("slider handle", panel.locator(".noUi-handle")), ("readout", panel.locator(".widget-readout")),
+            ("field", panel.locator("input, select, textarea")), ("button", panel.locator("button"))]
+
+
+def _try_to_move(p, kind: str, control) -> None:
+    """What a reader does: keyboard arrows, a drag, a click, typing a value."""
+    try:
+        control.focus(timeout=2000)
+        for key in ("ArrowRight", "ArrowRight", "ArrowUp", "PageUp", "End", "ArrowDown"):
+            p.keyboard.press(key)
+    except Exception:
+        pass            # a disabled control cannot take the focus
+    try:
+        control.scroll_into_view_if_needed(timeout=2000)     # the keys may have scrolled the page
+    except Exception:
+        pass
+    box = control.bounding_box()
+    if box and box["width"] > 0:
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        p.mouse.move(x, y)
+        p.mouse.down()
+        p.mouse.move(x + 120, y, steps=6)
+        p.mouse.up()
+        p.mouse.click(x, y)
+    if kind in ("readout", "field"):
+        try:
+            control.click(force=True, timeout=2000)
+            p.keyboard.press("Control+A")
+            p.keyboard.type("7")
+            p.keyboard.press("Enter")
+        except Exception:
+            pass
+    p.wait_for_timeout(300)
+
+
+@pytest.mark.parametrize("page", [pg for pg in PAGES if source_of(pg).suffix == ".ipynb"])
+def test_widgets_static(page, server, browser_context, capsys):
+    """Every widget control on the static page is disabled and cannot be moved, and each panel
+    with controls says once where to move them: no label or readout changes while its figure
+    stays the same."""
+    p = _open(browser_context, server, page)
+    problems: list[str] = []
+    try:
+        panels = p.evaluate(JS_PANELS)
+        with_controls = [w for w in panels if w["controls"]]
+        for w in with_controls:
+            enabled = [f"{c['kind']} {c['label']!r}" for c in w["controls"] if not c["disabled"]]
+            if enabled:
+                problems.append(f"panel {w['i']}: control(s) not disabled on the static page: {', '.join(enabled)}")
+            good = [n for n in w["notes"] if WIDGET_NOTE.match(n["text"]) and n["visible"]]
+            in_area = sum(1 for v in with_controls if v["area"] == w["area"])
+            if not good:
+                problems.append(f"panel {w['i']}: no visible line \"Run this chapter in Colab or Jupyter to move "
+                                f"this slider.\" next to it (found {[n['text'] for n in w['notes']]})")
+            elif len(good) != in_area:
+                problems.append(f"panel {w['i']}: the Colab/Jupyter line appears {len(good)} time(s) in an output "
+                                f"area with {in_area} panel(s) with controls; want once per panel")
+        for w in with_controls:
+            for kind, loc in _panel_controls(p, w["i"]):
+                for j in range(loc.count()):
+                    before = p.evaluate(JS_PANELS)[w["i"]]
+                    _try_to_move(p, kind, loc.nth(j))
+                    after = p.evaluate(JS_PANELS)[w["i"]]
+                    if after["text"] != before["text"] and after["figures"] == before["figures"]:
+                        problems.append(
+                            f"panel {w['i']}: moving {kind} {j} changed the text while the figure stayed the same: "
+                            f"{before['text'][:100]!r} -> {after['text'][:100]!r}")
+    finally:
+        p.close()
+    with capsys.disabled():
+        print(f"\n  widgets {page}: {len(panels)} panel(s), {len(with_controls)} with controls, "
+              f"{sum(len(w['controls']) for w in with_controls)} control(s), "
+              f"{'OK' if not problems else f'{len(problems)} PROBLEM(S)'}")
     assert not problems, f"{page}:\n  " + "\n  ".join(problems)
