@@ -44,6 +44,32 @@ def glue(name: str, value, display: bool = False):
     return value
 
 
+def device():
+    """The device the book trains on: ``$LTH_DEVICE`` ("cpu", "cuda", "cuda:1", ...), by default
+    CUDA when PyTorch sees a GPU, else the CPU. Returns a ``torch.device``."""
+    import torch
+    value = os.environ.get("LTH_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(value)
+    except RuntimeError as err:
+        raise ValueError(f"LTH_DEVICE={value!r} is not a device PyTorch knows ({err}): use cpu, "
+                         f"cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"LTH_DEVICE={value!r} but PyTorch sees no GPU: unset LTH_DEVICE or set "
+                         f"it to cpu (in Colab: Runtime > Change runtime type > GPU)")
+    return dev
+
+
+def device_name(dev=None) -> str:
+    """A readable name of ``dev`` (default :func:`device`) for records: "cpu (2 threads)" or the
+    GPU's name."""
+    import torch
+    dev = torch.device(dev) if dev is not None else device()
+    if dev.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(dev)}"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
 def progress_bars() -> bool:
     """Whether to draw progress bars: yes where a person is watching, not when building pages.
 

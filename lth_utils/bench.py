@@ -1,11 +1,16 @@
 """``python -m lth_utils bench``: how fast the training loops run on this machine.
 
-Prints, measured in one run: the machine's single-precision matmul rate (a large sgemm, the
-limit), then for LeNet-300-100 at batch 60 with Adam the ms per network-iteration and achieved
-GFLOP/s of (a) the textbook loop (``nn.Module`` + torchvision ``Dataset`` + ``DataLoader``),
-(b) a plain in-memory loop, (c) the population engine at K = 1, 4, 10, 20, each as a fraction
-of the limit and as a speed-up over (a); then the same for Conv-2 on CIFAR-10 at small K.
-Evaluation is excluded (the validation and test sets are cut to one batch).
+Measured in one run: the machine's single-precision matmul rate (a large sgemm) and its memory
+bandwidth (bytes read + written per second by a large copy). From them, a *roofline* for one
+network-iteration: its matmul FLOPs at the sgemm rate plus the memory traffic no training step
+can avoid, at the measured bandwidth: the optimiser (Adam reads weight, gradient and its two
+moments and writes weight and moments: 7 x 4 bytes per parameter) and the mask (read mask and
+weight, write weight: 3 x 4 bytes per masked weight). Then, for LeNet-300-100 at batch 60 with
+Adam and half of the weights pruned, the ms per network-iteration and the % of the roofline
+reached by (a) the textbook loop (``nn.Module`` + torchvision ``Dataset`` + ``DataLoader``),
+(b) a plain in-memory loop, (c) the population engine at K = 1, 4, 10, 20 (per network); then
+the same for Conv-2 on CIFAR-10 at small K. Evaluation is excluded (the validation and test
+sets are cut to one batch). A benchmark prints figures; no test times anything.
 """
 from __future__ import annotations
 
@@ -21,16 +26,50 @@ from . import data as data_mod
 from . import masks, models, pruning, training
 
 
-def sgemm_gflops(n: int = 2048, repeat: int = 10) -> float:
-    """Single-precision matmul rate of this machine (GFLOP/s), the best of ``repeat`` runs."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def sgemm_gflops(n: int = 2048, repeat: int = 10, device: str = "cpu") -> float:
+    """Single-precision matmul rate of ``device`` (GFLOP/s), the best of ``repeat`` runs."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     a @ b
     best = float("inf")
     for _ in range(repeat):
+        _sync(device)
         t = time.perf_counter()
         a @ b
+        _sync(device)
         best = min(best, time.perf_counter() - t)
     return 2 * n ** 3 / best / 1e9
+
+
+def bandwidth_gbs(megabytes: int = 256, repeat: int = 5, device: str = "cpu") -> float:
+    """Memory bandwidth (GB/s of bytes read plus written) of a large tensor copy, the best of
+    ``repeat`` runs; the arrays are far larger than any cache."""
+    n = megabytes * 2 ** 20 // 4
+    a, b = torch.ones(n, device=device), torch.empty(n, device=device)
+    b.copy_(a)
+    best = float("inf")
+    for _ in range(repeat):
+        _sync(device)
+        t = time.perf_counter()
+        b.copy_(a)
+        _sync(device)
+        best = min(best, time.perf_counter() - t)
+    return 2 * 4 * n / best / 1e9
+
+
+def _sync(device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def roofline_ms(model: torch.nn.Module, image: tuple[int, ...], batch: int, gflops: float,
+                gbs: float) -> float:
+    """The floor of one training iteration of ``model`` (ms): matmul FLOPs at ``gflops`` plus
+    the optimiser's (7 x 4 bytes per parameter) and the mask's (3 x 4 bytes per prunable weight)
+    memory traffic at ``gbs``."""
+    params = sum(p.numel() for p in model.parameters())
+    masked = sum(p.numel() for n, p in model.named_parameters() if n.endswith("weight"))
+    traffic = 28 * params + 12 * masked
+    return 1e3 * (flops_per_iteration(model, image, batch) / (gflops * 1e9) + traffic / (gbs * 1e9))
 
 
 def flops_per_iteration(model: torch.nn.Module, image: tuple[int, ...], batch: int) -> float:
@@ -52,10 +91,12 @@ def flops_per_iteration(model: torch.nn.Module, image: tuple[int, ...], batch: i
     return batch * (2 * sum(counts) + sum(counts[1:]))
 
 
-def _time(fn, iterations: int) -> float:
+def _time(fn, iterations: int, device="cpu") -> float:
     fn(5)  # warm-up
+    _sync(device)
     t = time.perf_counter()
     fn(iterations)
+    _sync(device)
     return (time.perf_counter() - t) / iterations
 
 
@@ -64,6 +105,7 @@ def _textbook_loop(model, loader, iterations: int) -> None:
     done = 0
     while done < iterations:
         for x, y in loader:
+            x, y = x.to(model.fc3.weight.device), y.to(model.fc3.weight.device)
             loss = F.cross_entropy(model(x), y)
             opt.zero_grad()
             loss.backward()
@@ -77,7 +119,7 @@ def _plain_loop(model, d, batch: int, iterations: int) -> None:
     opt = torch.optim.Adam(model.parameters(), lr=1.2e-3)
     stream = training.batch_indices(len(d.train_y), batch, torch.Generator().manual_seed(0))
     for _ in range(iterations):
-        idx = next(stream)
+        idx = next(stream).to(d.device)
         loss = F.cross_entropy(model(d.train_x[idx]), d.train_y[idx])
         opt.zero_grad()
         loss.backward()
@@ -104,16 +146,21 @@ def _rss_mb() -> float:
 
 def run_bench(iterations: int = 200, conv_k: int = 4, ks: tuple[int, ...] = (1, 4, 10, 20)) -> dict:
     """Run the benchmark, print a table, return the numbers."""
-    limit = sgemm_gflops()
-    print(f"machine: {torch.get_num_threads()} threads, torch {torch.__version__}")
-    print(f"limit: sgemm 2048x2048 = {limit:.0f} GFLOP/s\n")
-    out = {"sgemm_gflops": limit}
+    from . import device, device_name
+    dev = device()
+    limit = sgemm_gflops(device=dev)
+    gbs = bandwidth_gbs(device=dev)
+    print(f"machine: {device_name(dev)}, torch {torch.__version__}")
+    print(f"measured: sgemm 2048x2048 {limit:.0f} GFLOP/s · memory (copy, read + write) "
+          f"{gbs:.1f} GB/s\n")
+    out = {"sgemm_gflops": limit, "bandwidth_gbs": gbs}
     for name, ds, image, batch, kk in (("lenet", "mnist", (1, 28, 28), 60, ks),
                                        ("conv2", "cifar10", (3, 32, 32), 60, (1, conv_k))):
         d = data_mod.load(ds)
         d.val_x, d.val_y, d.test_x, d.test_y = d.val_x[:batch], d.val_y[:batch], \
             d.test_x[:batch], d.test_y[:batch]
         flops = flops_per_iteration(models.build(name), image, batch)
+        roof = roofline_ms(models.build(name), image, batch, limit, gbs)
         its = iterations if name == "lenet" else max(20, iterations // 10)
         rows = []
         if name == "lenet":
@@ -124,26 +171,32 @@ def run_bench(iterations: int = 200, conv_k: int = 4, ks: tuple[int, ...] = (1, 
             loader = torch.utils.data.DataLoader(ds_tv, batch_size=batch, shuffle=True)
             label_a = "(a) textbook: nn.Module + torchvision Dataset + DataLoader"
         else:
-            loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(d.train_x, d.train_y),
+            loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(d.train_x.cpu(),
+                                                                                d.train_y.cpu()),
                                                  batch_size=batch, shuffle=True)
             label_a = "(a) textbook: nn.Module + TensorDataset + DataLoader"
-        m = models.build(name)
-        rows.append((label_a, 1, _time(lambda n: _textbook_loop(m, loader, n), max(20, its // 4))))
-        m = models.build(name)
-        rows.append(("(b) plain in-memory loop", 1, _time(lambda n: _plain_loop(m, d, batch, n), its)))
+        m = models.build(name).to(dev)
+        rows.append((label_a, 1, _time(lambda n: _textbook_loop(m, loader, n), max(20, its // 4),
+                                       dev)))
+        m = models.build(name).to(dev)
+        rows.append(("(b) plain in-memory loop", 1,
+                     _time(lambda n: _plain_loop(m, d, batch, n), its, dev)))
         for k in kk:
             gc.collect()
             before = _rss_mb()
-            t = _time(lambda n: _population(name, d, batch, k, n), its) / k
+            t = _time(lambda n: _population(name, d, batch, k, n), its, dev) / k
             rows.append((f"(c) population engine, K = {k}", k, t))
             out[f"{name}_rss_mb_k{k}"] = _rss_mb() - before
-        print(f"{name} on {ds}, batch {batch}, Adam: {flops / 1e6:.1f} MFLOP per iteration")
-        print(f"{'loop':<62}{'ms/net-it':>10}{'GFLOP/s':>9}{'% limit':>9}{'x (a)':>7}")
+        print(f"{name} on {ds}, batch {batch}, Adam: {flops / 1e6:.1f} MFLOP per iteration; "
+              f"roofline {roof:.3f} ms per network-iteration")
+        print(f"{'loop':<62}{'ms/net-it':>10}{'GFLOP/s':>9}{'% roofline':>11}{'x (a)':>7}")
         base = rows[0][2]
         for label, k, sec in rows:
             gf = flops / sec / 1e9
-            print(f"{label:<62}{1000 * sec:>10.3f}{gf:>9.1f}{100 * gf / limit:>8.0f}%{base / sec:>7.1f}")
+            print(f"{label:<62}{1000 * sec:>10.3f}{gf:>9.1f}{100 * roof / (1000 * sec):>10.0f}%"
+                  f"{base / sec:>7.1f}")
             out[f"{name}:{label}"] = 1000 * sec
+        out[f"{name}:roofline_ms"] = roof
         peak = max(v for key, v in out.items() if key.startswith(f"{name}_rss"))
         print(f"memory: the largest population grew this process by {peak:.0f} MB\n")
     return out

@@ -17,24 +17,49 @@ def main(argv: list[str] | None = None) -> int:
                     help="sizes: quick (CI), standard (the book), paper (full protocol); "
                          "default $LTH_PROFILE or quick")
     st.add_argument("--out", default=None, help="record path (default data/results/NAME-PROFILE.json)")
+    st.add_argument("--trials", default=None,
+                    help="run only these trials, e.g. 0-1 (then merge the parts); default all")
     st.add_argument("--no-progress", action="store_true", help="no progress bars")
+    mg = sub.add_parser("merge", help="merge the parts of a study split with --trials")
+    mg.add_argument("parts", nargs="+", help="the parts' record files (JSON)")
+    mg.add_argument("--out", required=True, help="the merged record's path")
     b = sub.add_parser("bench", help="speed of the training loops on this machine")
     b.add_argument("--iterations", type=int, default=200)
     b.add_argument("--conv-k", type=int, default=4)
     args = parser.parse_args(argv)
 
+    if args.command == "merge":
+        from . import results
+        try:
+            merged = results.merge([results.load_record(p) for p in args.parts])
+            results.save_record(merged, args.out)
+        except (ValueError, FileNotFoundError, OSError) as err:
+            parser.exit(2, f"merge: {err}\n")
+        print(f"merged {len(args.parts)} parts ({', '.join(str(p['trials']) for p in merged['merged_from'])}) "
+              f"into {args.out}: {len(merged['trials'])} trials, {merged['wall_time_s']:.0f} s of compute")
+        return 0
     if args.command == "study":
-        from .lottery import run_study, study_config
+        from . import device_name
+        from .lottery import parse_trials, run_study, study_config
         cfg = study_config(args.name, args.profile)
-        print(f"study {cfg.name} · profile {cfg.profile} · {cfg.trials} trial(s) · {cfg.rounds} "
-              f"rounds · {cfg.iterations:,} iterations · arms ticket+{'+'.join(cfg.controls)}")
+        try:
+            trials = parse_trials(args.trials, cfg.trials)
+        except ValueError as err:
+            parser.exit(2, f"study: {err}\n")
+        print(f"study {cfg.name} · profile {cfg.profile} · trials {args.trials or 'all'} of "
+              f"{cfg.trials} · {cfg.rounds} rounds · {cfg.iterations:,} iterations · arms "
+              f"ticket+{'+'.join(cfg.controls)} · {device_name()}")
         t0 = time.time()
-        record = run_study(cfg, args.out, progress=not args.no_progress)
+        try:
+            record = run_study(cfg, args.out, progress=False if args.no_progress else None,
+                               trials=trials)
+        except (FileNotFoundError, ValueError) as err:
+            parser.exit(2, f"study: {err}\n")
         last = record["rounds"][-1]
         print(f"done in {time.time() - t0:.0f} s (record's total compute {record['wall_time_s']:.0f} s)")
         dense = record["rounds"][0]["arms"]["ticket"]
         mean = lambda xs: sum(xs) / len(xs)
-        print(f"dense LeNet test accuracy at early stop: "
+        print(f"dense network's test accuracy at early stop: "
               f"{100 * mean([m['early_stop_test_acc'] for m in dense]):.2f}%")
         print(f"last round ({100 * last['fraction_remaining']:.1f}% weights left): " + ", ".join(
             f"{arm} {100 * mean([m['early_stop_test_acc'] for m in ms]):.2f}%"

@@ -45,6 +45,16 @@ class Splits:
     test_x: torch.Tensor
     test_y: torch.Tensor
 
+    def to(self, device: str | torch.device) -> "Splits":
+        """The same splits with every tensor on ``device`` (no copy if already there)."""
+        moved = {f: getattr(self, f).to(device) for f in
+                 ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")}
+        return Splits(self.name, self.classes, **moved)
+
+    @property
+    def device(self) -> torch.device:
+        return self.train_x.device
+
     def __repr__(self) -> str:
         shape = "x".join(str(s) for s in self.train_x.shape[1:])
         return (f"Splits({self.name}: train {len(self.train_y):,}, val {len(self.val_y):,}, "
@@ -126,15 +136,19 @@ def _load_raw(name: str, root: Path, download: bool) -> tuple[torch.Tensor, ...]
 
 
 def load(name: str = "mnist", root: str | Path | None = None, val_size: int | None = None,
-         train_subset: int | None = None, seed: int = 0, download: bool = True) -> Splits:
+         train_subset: int | None = None, seed: int = 0, download: bool = True,
+         device: str | torch.device | None = None) -> Splits:
     """Load ``name`` ("mnist", "fashion-mnist" or "cifar10") as normalised in-memory tensors.
 
     ``val_size`` images are held out of the training set for validation (default 5,000, the
     paper's; at most a tenth of the training set). ``train_subset`` keeps only the first N of the
     remaining training images (quick profiles). The split is a seeded permutation, the same for
-    every trial.
+    every trial. The tensors live on ``device`` (default :func:`lth_utils.device`: ``$LTH_DEVICE``,
+    else CUDA when there is a GPU, else the CPU); training runs where the data is.
     """
+    from . import device as default_device
     key = _check_name(name)
+    dev = torch.device(device) if device is not None else default_device()
     root = Path(root) if root is not None else default_root()
     train_x, train_y, test_x, test_y = _load_raw(key, root, download)
     mean = torch.tensor(DATASETS[key][1]).view(1, -1, 1, 1)
@@ -156,4 +170,4 @@ def load(name: str = "mnist", root: str | Path | None = None, val_size: int | No
     return Splits(key, DATASETS[key][3],
                   norm(train_x[train_idx]), train_y[train_idx].long(),
                   norm(train_x[val_idx]), train_y[val_idx].long(),
-                  norm(test_x), torch.as_tensor(test_y).long())
+                  norm(test_x), torch.as_tensor(test_y).long()).to(dev)

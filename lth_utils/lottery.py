@@ -46,6 +46,7 @@ class StudyConfig:
     rounds: int = 3
     rates: tuple[float, ...] = (0.2, 0.1)      # per-layer kind, as pruning.PAPER_RATES
     controls: tuple[str, ...] = ("reinit",)
+    control_rounds: tuple[int, ...] | None = None   # train the controls at these rounds (None: all)
     oneshot_rounds: tuple[int, ...] = ()        # one-shot to the sparsity of these rounds
     rewind_iteration: int = 0                   # 0: reset to θ0 (the original lottery ticket)
     iterations: int = 1000
@@ -53,6 +54,7 @@ class StudyConfig:
     optimizer: str = "adam"
     lr: float = 1.2e-3
     eval_every: int = 100
+    test_every: int | None = None               # test-set curve every N (None: every evaluation)
     val_size: int | None = None
     train_subset: int | None = None
     seed: int = 0
@@ -68,14 +70,20 @@ class StudyConfig:
             pruning.check_fraction(r, "pruning rate")
         if self.trials < 1 or self.rounds < 0:
             raise ValueError("trials must be >= 1 and rounds >= 0")
+        self.train_config()  # checks iterations, eval_every, test_every
         self.rates = tuple(self.rates)
         self.controls = tuple(self.controls)
         self.oneshot_rounds = tuple(self.oneshot_rounds)
+        if self.control_rounds is not None:
+            self.control_rounds = tuple(self.control_rounds)
+            if any(not 1 <= r <= self.rounds for r in self.control_rounds):
+                raise ValueError(f"control_rounds must lie in 1..rounds={self.rounds}, got "
+                                 f"{self.control_rounds}")
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(iterations=self.iterations, batch_size=self.batch_size,
                            optimizer=self.optimizer, lr=self.lr, eval_every=self.eval_every,
-                           snapshot_at=self.rewind_iteration)
+                           test_every=self.test_every, snapshot_at=self.rewind_iteration)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -152,51 +160,112 @@ def _summary(arms: dict[str, list[dict]]) -> str:
 
 
 def _train_arms(cfg: StudyConfig, template, data, members: list[tuple[str, int, dict, Masks]],
-                snapshot: bool, progress: bool, desc: str):
-    """Train (arm, trial, init, masks) members as one population; per-arm lists of results."""
+                snapshot: bool, progress: bool | None, desc: str):
+    """Train (arm, trial, init, masks) members as one population; its weights back on the CPU."""
     run = train_population(template, stack_masks([m[2] for m in members]),
                            stack_masks([m[3] for m in members]), data,
                            cfg.train_config() if snapshot else
                            replace(cfg.train_config(), snapshot_at=None),
                            [derive_seed(cfg.seed, "batches", m[1]) for m in members],
                            progress=progress, desc=desc)
+    run.params = {n: v.cpu() for n, v in run.params.items()}
+    if run.snapshot is not None:
+        run.snapshot = {n: v.cpu() for n, v in run.snapshot.items()}
     return run
 
 
-def run_study(cfg: StudyConfig, out: str | Path | None = None, progress: bool = True,
-              data: data_mod.Splits | None = None, log=print) -> dict:
+def parse_trials(spec: str | None, n: int) -> list[int]:
+    """Trial indices from "0-1", "2-4", "3" or "0,2" (``None``: all ``n``), checked against ``n``."""
+    if spec is None:
+        return list(range(n))
+    out: list[int] = []
+    try:
+        for part in str(spec).split(","):
+            lo, _, hi = part.partition("-")
+            out += range(int(lo), int(hi or lo) + 1)
+    except ValueError:
+        raise ValueError(f"--trials {spec!r}: write trial numbers like 0-1, 2-4 or 0,3") from None
+    if not out or sorted(set(out)) != out or out[0] < 0 or out[-1] >= n:
+        raise ValueError(f"--trials {spec!r}: need increasing trial numbers in 0-{n - 1} "
+                         f"(this study has {n} trials)")
+    return out
+
+
+def record_path(cfg: StudyConfig, trials: list[int] | None = None) -> Path:
+    """Where the study's record goes: ``data/results/NAME-PROFILE.json``, or with
+    ``.trials-A-B`` before ``.json`` for a part of the trials (see :func:`results.merge`)."""
+    base = f"{cfg.name}-{cfg.profile}"
+    if trials is not None and trials != list(range(cfg.trials)):
+        base += ".trials-" + ",".join(str(t) for t in trials).replace(",", "_")
+    return results.results_dir() / f"{base}.json"
+
+
+def _load_checkpoint(path: Path, config: dict, log) -> dict | None:
+    """The newest readable checkpoint of ``config`` (``path``, else the one before it)."""
+    for candidate in (path, path.with_suffix(".prev.pt")):
+        if not candidate.exists():
+            continue
+        try:
+            state = torch.load(candidate, map_location="cpu", weights_only=False)
+        except Exception as err:  # truncated or corrupt: torch's zip reader, EOF, unpickling
+            log(f"{candidate.name} is unreadable ({type(err).__name__}: {str(err)[:80]}); "
+                f"moved aside to {candidate.name}.corrupt")
+            os.replace(candidate, candidate.with_name(candidate.name + ".corrupt"))
+            continue
+        if state.get("config") != config:
+            log(f"{candidate.name}: checkpoint of another config; not used")
+            continue
+        return state
+    return None
+
+
+def run_study(cfg: StudyConfig, out: str | Path | None = None, progress: bool | None = None,
+              data: data_mod.Splits | None = None, log=print,
+              trials: list[int] | None = None) -> dict:
     """Run (or resume, or load from cache) the study ``cfg``; return its record.
 
-    ``out`` defaults to ``data/results/<name>-<profile>.json``. A complete record with the same
-    config is returned as is; a record with another config is recomputed.
+    ``out`` defaults to :func:`record_path`. A complete record with the same config (and trials)
+    is returned as is; a record with another config is recomputed. ``trials``: run only these
+    trial indices (a part of a study split across processes or machines; merge the parts with
+    ``results.merge``). A study writes its record after every stage and keeps a checkpoint
+    (and the one before it) beside it: a killed study resumes, and an unreadable checkpoint falls
+    back to the previous one, redoing one stage.
     """
-    out = Path(out) if out is not None else results.results_dir() / f"{cfg.name}-{cfg.profile}.json"
+    from . import device_name
+    trials = list(range(cfg.trials)) if trials is None else list(trials)
+    parse_trials(",".join(map(str, trials)), cfg.trials)   # checks the indices
+    out = Path(out) if out is not None else record_path(cfg, trials)
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"cannot write the record to {out}: the folder {out.parent} does "
+                                f"not exist; create it (mkdir -p {out.parent}) or pick another "
+                                f"--out")
     config = cfg.to_dict()
     cached = results.load_cached(out, config)
-    if cached is not None:
+    if cached is not None and cached.get("trials", list(range(cfg.trials))) == trials:
         return cached
     ckpt_path = out.with_suffix(".ckpt.pt")
-    state = None
-    if ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        if state.get("config") != config:
-            log(f"{ckpt_path.name}: checkpoint of another config; starting afresh")
-            state = None
-        else:
-            log(f"resuming {cfg.name} ({cfg.profile}) at stage {state['next']}")
+    state = _load_checkpoint(ckpt_path, config, log)
+    if state is not None and state["record"].get("trials", trials) != trials:
+        log(f"{ckpt_path.name}: checkpoint of other trials; starting afresh")
+        state = None
+    if state is not None:
+        log(f"resuming {cfg.name} ({cfg.profile}) at stage {state['next']}")
     data = data or data_mod.load(cfg.dataset, val_size=cfg.val_size,
                                  train_subset=cfg.train_subset)
     template = models.build(cfg.model)
-    trials = range(cfg.trials)
+    here = device_name(data.device)
     if state is None:
         record = {"schema": results.SCHEMA, "kind": results.KIND, "config": config,
                   "config_key": results.config_key(config), "code_version": results.code_version(),
+                  "trials": trials, "device": here, "precision": "fp32",
                   "complete": False, "wall_time_s": 0.0, "rounds": [], "oneshot": []}
         state = {"config": config, "next": 0, "record": record}
     record = state["record"]
+    if here not in record["device"].split(" + "):
+        record["device"] += f" + {here}"
     if state["next"] == "done":  # killed after the last checkpoint, before the record was written
         results.save_record(record, out)
-        ckpt_path.unlink(missing_ok=True)
+        _remove_checkpoints(ckpt_path)
         return record
 
     def checkpoint(next_stage, started: float, **tensors) -> None:
@@ -204,81 +273,94 @@ def run_study(cfg: StudyConfig, out: str | Path | None = None, progress: bool = 
         state.update(next=next_stage, **tensors)
         tmp = ckpt_path.with_suffix(".tmp")
         torch.save(state, tmp)
+        if ckpt_path.exists():
+            os.replace(ckpt_path, ckpt_path.with_suffix(".prev.pt"))
         os.replace(tmp, ckpt_path)
         results.save_record(record, out)
 
+    n = len(trials)
     stages = [0] + (["oneshot"] if cfg.oneshot_rounds else []) + list(range(1, cfg.rounds + 1))
     for stage in stages[stages.index(state["next"]):]:
         started = time.time()
+        following = stages[stages.index(stage) + 1] if stage != stages[-1] else "done"
         if stage == 0:  # dense networks: θ0, trained weights, rewind point
             inits = [_init(cfg, derive_seed(cfg.seed, "init", t)) for t in trials]
             dense = [ones(template) for _ in trials]
-            run = _train_arms(cfg, template, data, [("ticket", t, inits[t], dense[t]) for t in trials],
+            run = _train_arms(cfg, template, data,
+                              [("ticket", t, inits[i], dense[i]) for i, t in enumerate(trials)],
                               True, progress, "dense")
-            rewind = run.snapshot
-            trained = run.params
             entry = {"round": 0, "fraction_remaining": 1.0,
-                     "layers": {n: 1.0 for n in dense[0]},
-                     "arms": {"ticket": [run.history.member(t) for t in trials]}}
-            masks = [layer_prune(cfg, {n: v[t] for n, v in trained.items()}, dense[t])
-                     for t in trials]
+                     "layers": {name: 1.0 for name in dense[0]},
+                     "arms": {"ticket": [run.history.member(i) for i in range(n)]}}
+            masks = [layer_prune(cfg, {k: v[i] for k, v in run.params.items()}, dense[i])
+                     for i in range(n)]
+            del record["rounds"][0:], record["oneshot"][0:]   # a fallback redoes this stage
             record["rounds"].append(entry)
             log(f"round 0/{cfg.rounds} · 100.0% weights left · {_summary(entry['arms'])}")
-            checkpoint(stages[1] if len(stages) > 1 else "done", started,
-                       rewind=rewind, masks=stack_masks(masks), dense_trained=trained)
+            checkpoint(following, started, rewind=run.snapshot, masks=stack_masks(masks),
+                       dense_trained=run.params)
         elif stage == "oneshot":
             members = []
             for r in cfg.oneshot_rounds:
-                for t in trials:
-                    w = {n: v[t] for n, v in state["dense_trained"].items()}
+                for i, t in enumerate(trials):
+                    w = {k: v[i] for k, v in state["dense_trained"].items()}
                     m = ones(template)
-                    rates = {n: pruning.rate_for_rounds(x, r) for n, x in layer_rates(cfg, m).items()}
-                    members.append(("oneshot", t, {n: v[t] for n, v in state["rewind"].items()},
+                    rates = {k: pruning.rate_for_rounds(x, r) for k, x in layer_rates(cfg, m).items()}
+                    members.append(("oneshot", t, {k: v[i] for k, v in state["rewind"].items()},
                                     pruning.l1_unstructured(w, m, rates)))
             run = _train_arms(cfg, template, data, members, False, progress, "one-shot")
-            for i, r in enumerate(cfg.oneshot_rounds):
-                sl = range(i * cfg.trials, (i + 1) * cfg.trials)
+            del record["oneshot"][0:]
+            for j, r in enumerate(cfg.oneshot_rounds):
+                sl = range(j * n, (j + 1) * n)
                 mk = members[sl[0]][3]
                 record["oneshot"].append({
                     "rounds_equivalent": r, "fraction_remaining": fraction_remaining(mk),
-                    "layers": {n: m.mean().item() for n, m in mk.items()},
-                    "arms": {"oneshot": [run.history.member(j) for j in sl]}})
+                    "layers": {k: m.mean().item() for k, m in mk.items()},
+                    "arms": {"oneshot": [run.history.member(i) for i in sl]}})
                 log(f"one-shot to round {r}'s sparsity · "
                     f"{100 * fraction_remaining(mk):.1f}% weights left · "
                     f"{_summary(record['oneshot'][-1]['arms'])}")
-            checkpoint(stages[stages.index(stage) + 1] if stage != stages[-1] else "done", started)
+            checkpoint(following, started)
         else:  # pruning round `stage`: ticket and controls on the masks from the last round
             r = stage
-            masks = [{n: v[t] for n, v in state["masks"].items()} for t in trials]
-            rewind = [{n: v[t] for n, v in state["rewind"].items()} for t in trials]
-            members = [("ticket", t, rewind[t], masks[t]) for t in trials]
-            if "reinit" in cfg.controls:
-                members += [("reinit", t, _init(cfg, derive_seed(cfg.seed, "reinit", t, r)), masks[t])
-                            for t in trials]
-            if "random_mask" in cfg.controls:
-                members += [("random_mask", t, rewind[t], pruning.random_like(
-                    masks[t], torch.Generator().manual_seed(derive_seed(cfg.seed, "mask", t, r))))
-                    for t in trials]
+            masks = [{k: v[i] for k, v in state["masks"].items()} for i in range(n)]
+            rewind = [{k: v[i] for k, v in state["rewind"].items()} for i in range(n)]
+            members = [("ticket", t, rewind[i], masks[i]) for i, t in enumerate(trials)]
+            controls = cfg.controls if cfg.control_rounds is None or r in cfg.control_rounds \
+                else ()
+            if "reinit" in controls:
+                members += [("reinit", t, _init(cfg, derive_seed(cfg.seed, "reinit", t, r)),
+                             masks[i]) for i, t in enumerate(trials)]
+            if "random_mask" in controls:
+                members += [("random_mask", t, rewind[i], pruning.random_like(
+                    masks[i], torch.Generator().manual_seed(derive_seed(cfg.seed, "mask", t, r))))
+                    for i, t in enumerate(trials)]
             frac = fraction_remaining(masks[0])
             run = _train_arms(cfg, template, data, members, False, progress,
                               f"round {r}/{cfg.rounds} ({100 * frac:.1f}% left)")
             arms: dict[str, list[dict]] = {}
-            for j, (arm, t, _, _) in enumerate(members):
+            for j, (arm, _, _, _) in enumerate(members):
                 arms.setdefault(arm, []).append(run.history.member(j))
             entry = {"round": r, "fraction_remaining": frac,
-                     "layers": {n: m.mean().item() for n, m in masks[0].items()}, "arms": arms}
+                     "layers": {k: m.mean().item() for k, m in masks[0].items()}, "arms": arms}
+            del record["rounds"][r:]   # a fallback to the previous checkpoint redoes round r
             record["rounds"].append(entry)
-            new_masks = [layer_prune(cfg, {n: v[t] for n, v in run.params.items()}, masks[t])
-                         for t in trials]
+            new_masks = [layer_prune(cfg, {k: v[i] for k, v in run.params.items()}, masks[i])
+                         for i in range(n)]
             log(f"round {r}/{cfg.rounds} · {100 * frac:.1f}% weights left · {_summary(arms)}")
             if r == cfg.rounds:
                 record["complete"] = True
-            checkpoint(r + 1 if r < cfg.rounds else "done", started, masks=stack_masks(new_masks))
+            checkpoint(following, started, masks=stack_masks(new_masks))
     if not record["complete"]:  # studies with 0 rounds end after the dense stage / one-shot
         record["complete"] = True
         results.save_record(record, out)
-    ckpt_path.unlink(missing_ok=True)
+    _remove_checkpoints(ckpt_path)
     return record
+
+
+def _remove_checkpoints(ckpt_path: Path) -> None:
+    ckpt_path.unlink(missing_ok=True)
+    ckpt_path.with_suffix(".prev.pt").unlink(missing_ok=True)
 
 
 def layer_prune(cfg: StudyConfig, weights: dict[str, torch.Tensor], masks: Masks) -> Masks:

@@ -98,3 +98,50 @@ def load_cached(path: str | Path, config: dict, verbose: bool = True) -> dict | 
     if not record.get("complete"):
         return None
     return record
+
+
+def merge(records: list[dict]) -> dict:
+    """One record from the parts of a study split by trials (``python -m lth_utils study NAME
+    --trials 0-1``, ``--trials 2-4``, ...): what one run of all the trials would have written.
+
+    The parts must be complete, have the same config, and together hold every trial exactly once.
+    Curves are put back in trial order; the wall time is the sum of the parts'.
+    """
+    if not records:
+        raise ValueError("merge needs at least one record")
+    config = records[0]["config"]
+    for r in records:
+        if r.get("config") != config:
+            old = r.get("config", {})
+            changed = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
+            raise ValueError(f"cannot merge parts of different studies: their configs differ in "
+                             f"{', '.join(changed)}; rerun the odd part with the same config")
+        if not r.get("complete"):
+            raise ValueError(f"a part (trials {r.get('trials')}) is not complete: resume it "
+                             f"(rerun the same command) before merging")
+    every = list(range(config["trials"]))
+    parts = [r.get("trials", every) for r in records]
+    owner = {t: i for i, ts in enumerate(parts) for t in ts}
+    flat = sorted(t for ts in parts for t in ts)
+    if flat != every:
+        dup = sorted({t for t in flat if flat.count(t) > 1})
+        raise ValueError(f"the parts must hold trials 0-{len(every) - 1} exactly once: "
+                         + (f"trials {dup} appear twice" if dup else
+                            f"missing {sorted(set(every) - set(flat))}"))
+
+    def member(entries_of_part: list[dict], arm: str, t: int) -> dict:
+        i = owner[t]
+        return entries_of_part[i]["arms"][arm][parts[i].index(t)]
+
+    merged = {k: v for k, v in records[0].items() if k not in ("rounds", "oneshot")}
+    merged.update(trials=every, wall_time_s=round(sum(r["wall_time_s"] for r in records), 1),
+                  device=" + ".join(dict.fromkeys(r.get("device", "?") for r in records)),
+                  merged_from=[{"trials": p, "code_version": r["code_version"],
+                                "wall_time_s": r["wall_time_s"]} for p, r in zip(parts, records)])
+    for key in ("rounds", "oneshot"):
+        merged[key] = []
+        for j, entry in enumerate(records[0][key]):
+            per_part = [r[key][j] for r in records]
+            arms = {arm: [member(per_part, arm, t) for t in every] for arm in entry["arms"]}
+            merged[key].append({**entry, "arms": arms})
+    return merged

@@ -44,7 +44,10 @@ class TrainConfig:
     optimizer: str = "adam"          # "adam" or "sgd" (with momentum)
     lr: float = 1.2e-3
     momentum: float = 0.9
-    eval_every: int = 100            # evaluate validation and test every N iterations
+    eval_every: int = 100            # evaluate on the validation set every N iterations
+    # test-set curve every N iterations (None: at every evaluation). The test accuracy at early
+    # stop is always exact: the weights at each new validation minimum are kept and tested.
+    test_every: int | None = None
     eval_batch: int = 5000           # images per evaluation chunk (memory, not results)
     snapshot_at: int | None = None   # keep a copy of the weights at this iteration (rewinding)
 
@@ -54,6 +57,10 @@ class TrainConfig:
         for name in ("iterations", "batch_size", "eval_every", "eval_batch"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.test_every is not None and (self.test_every < 1
+                                            or self.test_every % self.eval_every):
+            raise ValueError(f"test_every must be a positive multiple of eval_every="
+                             f"{self.eval_every} (or None), got {self.test_every}")
         if self.snapshot_at is not None and not 0 <= self.snapshot_at <= self.iterations:
             raise ValueError(f"snapshot_at must be in [0, iterations={self.iterations}], "
                              f"got {self.snapshot_at}")
@@ -64,12 +71,20 @@ class TrainConfig:
 
 @dataclass
 class History:
-    """Evaluation curves of K networks: each tensor has shape (K, E) for E evaluation points."""
+    """Evaluation curves of K networks.
+
+    Validation curves have shape (K, E) at ``iterations``; test curves (K, E') at
+    ``test_iterations`` (every evaluation, or every ``test_every``). ``es_test_loss`` and
+    ``es_test_acc`` (K,) are measured on the weights of each member's early stop.
+    """
     iterations: list[int] = field(default_factory=list)
     val_loss: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0))
     val_acc: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0))
     test_loss: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0))
     test_acc: torch.Tensor = field(default_factory=lambda: torch.empty(0, 0))
+    test_iterations: list[int] | None = None    # None: the same as ``iterations``
+    es_test_loss: torch.Tensor | None = None
+    es_test_acc: torch.Tensor | None = None
 
     @property
     def early_stop_index(self) -> torch.Tensor:
@@ -82,6 +97,8 @@ class History:
 
     @property
     def early_stop_test_acc(self) -> list[float]:
+        if self.es_test_acc is not None:
+            return self.es_test_acc.tolist()
         idx = self.early_stop_index
         return self.test_acc[torch.arange(len(idx)), idx].tolist()
 
@@ -90,14 +107,19 @@ class History:
         return self.test_acc[:, -1].tolist()
 
     def member(self, k: int) -> dict:
-        """Member ``k``'s curves and summary as plain lists (for JSON records)."""
-        return {"iteration": list(self.iterations),
-                "val_loss": [round(v, 5) for v in self.val_loss[k].tolist()],
-                "val_acc": [round(v, 5) for v in self.val_acc[k].tolist()],
-                "test_acc": [round(v, 5) for v in self.test_acc[k].tolist()],
-                "early_stop_iteration": self.early_stop_iteration[k],
-                "early_stop_test_acc": round(self.early_stop_test_acc[k], 5),
-                "final_test_acc": round(self.final_test_acc[k], 5)}
+        """Member ``k``'s curves and summary as plain lists (for JSON records).
+
+        ``test_iteration`` is only there when the test curve has its own, coarser grid."""
+        out = {"iteration": list(self.iterations),
+               "val_loss": [round(v, 5) for v in self.val_loss[k].tolist()],
+               "val_acc": [round(v, 5) for v in self.val_acc[k].tolist()],
+               "test_acc": [round(v, 5) for v in self.test_acc[k].tolist()],
+               "early_stop_iteration": self.early_stop_iteration[k],
+               "early_stop_test_acc": round(self.early_stop_test_acc[k], 5),
+               "final_test_acc": round(self.final_test_acc[k], 5)}
+        if self.test_iterations is not None and self.test_iterations != self.iterations:
+            out["test_iteration"] = list(self.test_iterations)
+        return out
 
 
 # ----------------------------------------------------------------------------- batches
@@ -211,9 +233,11 @@ def engine_layout(template: nn.Module, tensors: Params) -> Params:
 @torch.no_grad()
 def evaluate(template: nn.Sequential, params: Params, x: torch.Tensor, y: torch.Tensor,
              chunk: int = 5000, transposed: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean cross-entropy loss and accuracy of each of K members on (x, y): two (K,) tensors."""
+    """Mean cross-entropy loss and accuracy of each of K members on (x, y): two (K,) tensors
+    on the device of ``x``."""
     k = next(iter(params.values())).shape[0]
-    loss, correct = torch.zeros(k), torch.zeros(k)
+    loss = torch.zeros(k, device=x.device)
+    correct = torch.zeros(k, device=x.device)
     for s in range(0, len(y), chunk):
         logits = population_forward(template, params, x[s:s + chunk], transposed)
         yy = y[s:s + chunk]
@@ -242,7 +266,7 @@ class PopulationRun:
 
 
 def train_population(template: nn.Sequential, params: Params, masks: Masks, data: Splits,
-                     cfg: TrainConfig, seeds: list[int], progress: bool = True,
+                     cfg: TrainConfig, seeds: list[int], progress: bool | None = None,
                      desc: str = "training") -> PopulationRun:
     """Train K masked networks of ``template``'s architecture side by side.
 
@@ -250,8 +274,12 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
     ``masks``: stacked masks for the prunable weights, name -> (K, *shape).
     ``seeds``: K batch-order seeds. Members with equal seeds see the same batches; if all are
     equal the batch is shared, which is faster.
+    Training runs on the device of ``data`` (see ``data.load``); the returned weights live there.
+    ``progress``: a progress bar (default: :func:`lth_utils.progress_bars`).
     """
     from tqdm.auto import tqdm
+
+    from . import progress_bars
 
     k = next(iter(params.values())).shape[0]
     if len(seeds) != k:
@@ -259,8 +287,11 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
     check_fits(template, {n: m[0] for n, m in masks.items()})
     if any(masks[n].shape[0] != k for n in masks):
         raise ValueError(f"masks are stacked for another population size than K={k}")
-    p = {n: t.detach().requires_grad_(True) for n, t in engine_layout(template, params).items()}
-    masks = engine_layout(template, masks)
+    dev = data.train_x.device
+    template.to(dev)
+    p = {n: t.detach().to(dev).requires_grad_(True)
+         for n, t in engine_layout(template, params).items()}
+    masks = {n: m.to(dev) for n, m in engine_layout(template, masks).items()}
     names = [n for n in masks if not bool(masks[n].all())]   # all-ones masks need no work
     mask_list = [masks[n].to(p[n].dtype) for n in names]
 
@@ -277,33 +308,50 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
                for s in (seeds[:1] if shared else seeds)]
     template.train()
     torch.manual_seed(seeds[0])  # only dropout draws from the global generator
-    history = History()
-    evals: list[tuple[torch.Tensor, ...]] = []
+    history = History(test_iterations=[])
+    vals: list[tuple[torch.Tensor, torch.Tensor]] = []
+    tests: list[tuple[torch.Tensor, torch.Tensor]] = []
+    test_every = cfg.test_every or cfg.eval_every
+    # the weights at each member's lowest validation loss so far (its early stop)
+    best_loss = torch.full((k,), float("inf"), device=dev)
+    best = {n: v.detach().clone() for n, v in p.items()}
     snapshot = None
 
+    def test(weights: Params) -> tuple[torch.Tensor, torch.Tensor]:
+        return evaluate(template, weights, data.test_x, data.test_y, cfg.eval_batch, True)
+
+    @torch.no_grad()
     def record(t: int) -> None:
         template.eval()
         vl, va = evaluate(template, p, data.val_x, data.val_y, cfg.eval_batch, True)
-        tl, ta = evaluate(template, p, data.test_x, data.test_y, cfg.eval_batch, True)
+        better = vl < best_loss                    # strict: the first minimum, as argmin
+        if bool(better.any()):
+            best_loss.copy_(torch.where(better, vl, best_loss))
+            for n, v in p.items():
+                best[n][better] = v[better]
+        if t % test_every == 0 or t == cfg.iterations:
+            tests.append(test(p))
+            history.test_iterations.append(t)
         template.train()
         history.iterations.append(t)
-        evals.append((vl, va, tl, ta))
+        vals.append((vl, va))
 
-    bar = tqdm(total=cfg.iterations, desc=desc, disable=not progress, leave=False)
+    bar = tqdm(total=cfg.iterations, desc=desc, leave=False,
+               disable=not (progress_bars() if progress is None else progress))
     for t in range(cfg.iterations + 1):
         if cfg.snapshot_at == t:
             snapshot = engine_layout(template, {n: v.detach() for n, v in p.items()})
         if t % cfg.eval_every == 0 or t == cfg.iterations:
             record(t)
-            bar.set_postfix(val_acc=f"{evals[-1][1].mean():.4f}")
+            bar.set_postfix(val_acc=f"{vals[-1][1].mean():.4f}")
         if t == cfg.iterations:
             break
         if shared:
-            idx = next(streams[0])
+            idx = next(streams[0]).to(dev)
             x, y = data.train_x[idx], data.train_y[idx]
             yk = y.repeat(k)
         else:
-            idx = torch.stack([next(s) for s in streams])      # (K, B)
+            idx = torch.stack([next(s) for s in streams]).to(dev)      # (K, B)
             x, y = data.train_x[idx], data.train_y[idx]         # (K, B, C, H, W), (K, B)
             yk = y.reshape(-1)
         logits = population_forward(template, p, x, True)       # (K, B, classes)
@@ -316,14 +364,17 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
         if t % 20 == 0:
             bar.update(min(20, cfg.iterations - bar.n))
     bar.close()
-    vl, va, tl, ta = (torch.stack(c, dim=1) for c in zip(*evals))
-    history.val_loss, history.val_acc, history.test_loss, history.test_acc = vl, va, tl, ta
+    template.eval()
+    history.es_test_loss, history.es_test_acc = (v.cpu() for v in test(best))
+    template.train()
+    history.val_loss, history.val_acc = (torch.stack(c, dim=1).cpu() for c in zip(*vals))
+    history.test_loss, history.test_acc = (torch.stack(c, dim=1).cpu() for c in zip(*tests))
     final = engine_layout(template, {n: v.detach() for n, v in p.items()})
     return PopulationRun(final, history, snapshot)
 
 
 def train(model: nn.Sequential, data: Splits, cfg: TrainConfig, masks: Masks | None = None,
-          seed: int = 0, progress: bool = True, desc: str = "training") -> History:
+          seed: int = 0, progress: bool | None = None, desc: str = "training") -> History:
     """Train one (optionally masked) network in place with the population engine at K = 1.
 
     Returns its :class:`History` (curves of shape (1, E)).
@@ -334,7 +385,7 @@ def train(model: nn.Sequential, data: Splits, cfg: TrainConfig, masks: Masks | N
                            progress, desc)
     with torch.no_grad():
         for n, p in model.named_parameters():
-            p.copy_(run.params[n][0])
+            p.copy_(run.params[n][0].to(p.device))
     return run.history
 
 
@@ -344,9 +395,11 @@ def train_plain(model: nn.Module, data: Splits, cfg: TrainConfig, masks: Masks |
 
     Same batches, optimiser and evaluation points as :func:`train`, so results agree.
     """
+    model.to(data.train_x.device)
     params = dict(model.named_parameters())
     if masks is not None:
         check_fits(model, masks)
+        masks = {n: m.to(data.train_x.device) for n, m in masks.items()}
     opt = _optimizer(list(model.parameters()), cfg)
     stream = batch_indices(len(data.train_y), cfg.batch_size, torch.Generator().manual_seed(seed))
     curves: list[list[float]] = []
@@ -372,7 +425,7 @@ def train_plain(model: nn.Module, data: Splits, cfg: TrainConfig, masks: Masks |
             iterations.append(t)
         if t == cfg.iterations:
             break
-        idx = next(stream)
+        idx = next(stream).to(data.train_x.device)
         loss = F.cross_entropy(model(data.train_x[idx]), data.train_y[idx])
         opt.zero_grad()
         loss.backward()

@@ -22,8 +22,9 @@ def tiny(**kw) -> lottery.StudyConfig:
 
 
 def strip(record: dict) -> dict:
-    """A record without what legitimately differs between two runs (wall time)."""
-    return {k: v for k, v in record.items() if k not in ("wall_time_s",)}
+    """A record without what legitimately differs between two runs: wall time, and the code
+    version (the sources may be edited while a test runs)."""
+    return {k: v for k, v in record.items() if k not in ("wall_time_s", "code_version")}
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +121,71 @@ def test_profiles_change_sizes_only():
     assert cfgs["paper"].trials == 5 and cfgs["paper"].iterations == 50_000
     for name in lottery.STUDIES:
         lottery.study_config(name, "quick")
+
+
+def test_split_by_trials_then_merge_equals_one_run(reference, tmp_path):
+    parts = [lottery.run_study(tiny(), tmp_path / f"part{t}.json", progress=False, trials=[t])
+             for t in (1, 0)]
+    assert [p["trials"] for p in parts] == [[1], [0]]
+    merged = results.merge(parts)
+    skip = ("wall_time_s", "merged_from", "device", "trials")
+    assert {k: v for k, v in merged.items() if k not in skip} == \
+        {k: v for k, v in reference.items() if k not in skip}
+    assert merged["trials"] == reference["trials"] == [0, 1]
+    # the command line does the same, and refuses parts that do not fit together
+    from lth_utils import cli
+    for i, p in enumerate(parts):
+        results.save_record(p, tmp_path / f"p{i}.json")
+    assert cli.main(["merge", str(tmp_path / "p0.json"), str(tmp_path / "p1.json"),
+                     "--out", str(tmp_path / "m.json")]) == 0
+    assert results.load_record(tmp_path / "m.json")["rounds"] == reference["rounds"]
+    with pytest.raises(ValueError, match="exactly once: trials \\[1\\] appear twice"):
+        results.merge([parts[0], parts[0]])
+    with pytest.raises(ValueError, match="missing \\[0\\]"):
+        results.merge([parts[0]])
+    other = lottery.run_study(tiny(iterations=40, eval_every=20), tmp_path / "o.json",
+                              progress=False, trials=[0])
+    with pytest.raises(ValueError, match="configs differ in eval_every, iterations"):
+        results.merge([parts[0], other])
+
+
+def test_bad_trials_and_missing_folder_say_what_to_do(tmp_path):
+    with pytest.raises(ValueError, match="0-1 \\(this study has 2 trials\\)"):
+        lottery.parse_trials("1-3", 2)
+    with pytest.raises(ValueError, match="like 0-1"):
+        lottery.parse_trials("one", 2)
+    assert lottery.parse_trials("0,2-3", 5) == [0, 2, 3]
+    with pytest.raises(FileNotFoundError, match="mkdir -p"):
+        lottery.run_study(tiny(), tmp_path / "no" / "such" / "x.json", progress=False)
+
+
+def test_truncated_checkpoint_falls_back_and_loses_nothing(reference, tmp_path):
+    """Kill after round 2, cut the newest checkpoint short (a full disk, a bad copy): the study
+    resumes from the checkpoint before it and ends with the record of an uninterrupted run."""
+    out = tmp_path / "cut.json"
+    logs: list[str] = []
+    calls = {"n": 0}
+    real = lottery.train_population
+
+    def stop_after_round_2(*a, **k):
+        calls["n"] += 1
+        if calls["n"] > 4:   # dense, one-shot, round 1, round 2 done
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    lottery.train_population = stop_after_round_2
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            lottery.run_study(tiny(), out, progress=False)
+    finally:
+        lottery.train_population = real
+    held = json.loads(out.read_text())["rounds"]
+    assert len(held) == 3
+    ckpt = out.with_suffix(".ckpt.pt")
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    resumed = lottery.run_study(tiny(), out, progress=False, log=logs.append)
+    assert any("unreadable" in line and ".corrupt" in line for line in logs), logs
+    assert any("resuming" in line for line in logs)
+    assert strip(resumed) == strip(reference)
+    assert resumed["rounds"][:3] == held
+    assert not ckpt.exists() and not ckpt.with_suffix(".prev.pt").exists()

@@ -1,0 +1,74 @@
+"""Where training runs: ``LTH_DEVICE`` (default CUDA when there is a GPU, else the CPU).
+
+On this CPU-only machine the GPU path is the same code with another device; tools/gpu_check.sh
+runs this file (and the engine's equivalence tests) on a GPU with LTH_DEVICE=cuda.
+"""
+import copy
+
+import pytest
+import torch
+
+import lth_utils
+from lth_utils import lottery, masks, models, training
+
+
+def test_device_from_environment(monkeypatch):
+    monkeypatch.setenv("LTH_DEVICE", "cpu")
+    assert lth_utils.device() == torch.device("cpu")
+    assert lth_utils.device_name().startswith("cpu (")
+    monkeypatch.setenv("LTH_DEVICE", "tpu-please")
+    with pytest.raises(ValueError, match="use cpu, cuda or cuda:N"):
+        lth_utils.device()
+    monkeypatch.setenv("LTH_DEVICE", "cuda")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="sees no GPU: unset LTH_DEVICE"):
+        lth_utils.device()
+    monkeypatch.delenv("LTH_DEVICE")
+    assert lth_utils.device() == torch.device("cpu")   # no GPU: the CPU
+
+
+def test_training_runs_where_the_data_is(mnist_small):
+    """Data and weights on lth_utils.device(); the curves come back on the CPU; the result
+    equals a run on the CPU (float64, so only the arithmetic is compared)."""
+    dev = lth_utils.device()
+    d_cpu = copy.copy(mnist_small).to("cpu")
+    for split in ("train_x", "val_x", "test_x"):
+        setattr(d_cpu, split, getattr(d_cpu, split).double())
+    d_dev = d_cpu.to(dev)
+    assert d_dev.device.type == dev.type and d_dev.train_x.dtype == torch.float64
+    nets = [models.build("lenet", s).double() for s in range(2)]
+    mk = training.stack_masks([masks.ones(n) for n in nets])
+    cfg = training.TrainConfig(iterations=30, eval_every=10, test_every=30)
+    runs = [training.train_population(copy.deepcopy(nets[0]), training.stack(nets), mk, d, cfg,
+                                      [1, 2], progress=False) for d in (d_cpu, d_dev)]
+    assert next(iter(runs[1].params.values())).device.type == dev.type
+    assert runs[1].history.val_loss.device.type == "cpu"
+    for n in runs[0].params:
+        assert torch.allclose(runs[0].params[n], runs[1].params[n].cpu(), atol=1e-9), n
+    assert runs[0].history.early_stop_iteration == runs[1].history.early_stop_iteration
+
+
+def test_exact_test_accuracy_at_early_stop(mnist_small):
+    """With a coarse test curve (test_every), the test accuracy at early stop is still measured
+    on the weights of the lowest validation loss: equal to a run that tests at every evaluation."""
+    net = models.build("lenet", 3)
+    mk = training.stack_masks([masks.ones(net)])
+    fine = training.TrainConfig(iterations=200, eval_every=20)
+    coarse = training.TrainConfig(iterations=200, eval_every=20, test_every=100)
+    a, b = (training.train_population(net, training.stack([net]), mk, mnist_small, c, [5],
+                                      progress=False).history for c in (fine, coarse))
+    assert a.early_stop_iteration == b.early_stop_iteration
+    assert a.early_stop_test_acc == pytest.approx(b.early_stop_test_acc, abs=1e-6)
+    idx = a.early_stop_index[0]
+    assert a.early_stop_test_acc[0] == pytest.approx(a.test_acc[0, idx].item(), abs=1e-6)
+    assert b.test_iterations == [0, 100, 200] and b.member(0)["test_iteration"] == [0, 100, 200]
+    assert "test_iteration" not in a.member(0)
+    with pytest.raises(ValueError, match="multiple of eval_every"):
+        training.TrainConfig(eval_every=20, test_every=30)
+
+
+def test_record_says_device_and_precision(tmp_path):
+    cfg = lottery.StudyConfig(trials=1, rounds=1, iterations=20, eval_every=10,
+                              train_subset=500, val_size=200)
+    rec = lottery.run_study(cfg, tmp_path / "r.json", progress=False)
+    assert rec["device"] == lth_utils.device_name() and rec["precision"] == "fp32"
