@@ -14,7 +14,6 @@ sets are cut to one batch). A benchmark prints figures; no test times anything.
 """
 from __future__ import annotations
 
-import copy
 import gc
 import os
 import time

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -29,7 +29,7 @@ import torch
 from . import data as data_mod
 from . import models, pruning, results
 from .masks import Masks, fraction_remaining, ones
-from .training import TrainConfig, stack, stack_masks, train_population
+from .training import TrainConfig, stack_masks, train_population
 
 ARMS = ("ticket", "reinit", "random_mask")
 PROFILES = ("quick", "standard", "paper")
