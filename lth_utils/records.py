@@ -53,8 +53,9 @@ def round_curves(record: dict, round_index: int, arm: str = "ticket") -> dict | 
     members = arms.get(arm) if round_index > 0 else arms["ticket"]
     if not members:
         return None
-    return {"iteration": np.asarray(members[0]["iteration"]),
-            **_stats([m["test_acc"] for m in members])}
+    # the test curve has its own grid when the study tested less often than it validated
+    grid = members[0].get("test_iteration", members[0]["iteration"])
+    return {"iteration": np.asarray(grid), **_stats([m["test_acc"] for m in members])}
 
 
 def acc_ylim(curves: list[dict]) -> tuple[float, float]:

@@ -92,7 +92,8 @@ def load_cached(path: str | Path, config: dict, verbose: bool = True) -> dict | 
     if record.get("config") != config:
         if verbose:
             old = record.get("config", {})
-            changed = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
+            changed = sorted(k for k in set(old) | set(config)
+                             if k not in old or k not in config or old[k] != config[k])
             print(f"{path.name}: config changed ({', '.join(changed)}): recomputing")
         return None
     if not record.get("complete"):
