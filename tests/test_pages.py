@@ -590,7 +590,9 @@ JS_PANELS = """() => {
     return [...document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')].map((s, i) => {
         const d = s.previousElementSibling;
         if (!d || !d.classList.contains('widget-subarea')) return {i, rendered: false, controls: []};
-        const label = e => { const w = e.closest('.widget-inline-hbox, .widget-box, .jupyter-widgets');
+        const label = e => { if (e.matches('button, input[type=button], input[type=submit]'))
+                                 return (e.innerText || e.value || '').trim().slice(0, 30);
+                             const w = e.closest('.widget-inline-hbox, .widget-box, .jupyter-widgets');
                              const l = w && w.querySelector('.widget-label');
                              return (l && l.innerText.trim()) || (e.innerText || '').trim().slice(0, 30); };
         const controls = [];
