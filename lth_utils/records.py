@@ -58,10 +58,12 @@ def round_curves(record: dict, round_index: int, arm: str = "ticket") -> dict | 
     return {"iteration": np.asarray(grid), **_stats([m["test_acc"] for m in members])}
 
 
-def acc_ylim(curves: list[dict]) -> tuple[float, float]:
-    """Y-limits for :func:`round_curves` results that show the end of training, not the 10% of
-    the untrained network: (lo, hi) in [0, 1]."""
-    lows = [c["mean"][1:].min() for c in curves if len(c["mean"]) > 1]
+def acc_ylim(curves: list[dict], skip: float = 0.1) -> tuple[float, float]:
+    """Y-limits for :func:`round_curves` results that zoom on where the networks end up, as the
+    paper's Figure 3 does: the first ``skip`` of training (the climb from the untrained
+    network's 10%) is left below the axis. Returns (lo, hi) in [0, 1]."""
+    lows = [c["mean"][c["iteration"] >= skip * c["iteration"][-1]].min()
+            for c in curves if len(c["mean"]) > 1]
     highs = [c["hi"].max() for c in curves]
     lo = max(0.0, min(lows) - 0.005) if lows else 0.0
     return lo, min(1.0, max(highs) + 0.003)

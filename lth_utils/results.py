@@ -57,6 +57,7 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)   # mkstemp makes it private; a record is for every reader
     os.replace(tmp, path)
 
 
