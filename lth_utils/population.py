@@ -61,10 +61,20 @@ def population_forward(template: nn.Sequential, params: Params, x: torch.Tensor,
     (see :func:`engine_layout`), instead of PyTorch's (K, out, in).
     """
     k = next(iter(params.values())).shape[0]
+    if k == 1 and x.dim() == 5:
+        x = x[0]
+    # K = 1 is the ordinary network: every layer runs as in nn.Conv2d / nn.Linear
+    single = k == 1
     shared = x.dim() == 4
     h = x
     for name, layer in template.named_children():
-        if isinstance(layer, nn.Conv2d):
+        if isinstance(layer, nn.Conv2d) and single:
+            h = F.conv2d(h, params[f"{name}.weight"][0], params[f"{name}.bias"][0],
+                         layer.stride, layer.padding)
+        elif isinstance(layer, nn.Linear) and single:
+            w, b = params[f"{name}.weight"][0], params[f"{name}.bias"][0]
+            h = torch.addmm(b, h, w if transposed else w.t())
+        elif isinstance(layer, nn.Conv2d):
             w, b = params[f"{name}.weight"], params[f"{name}.bias"]
             if shared:
                 h, shared = h.repeat(1, k, 1, 1), False
@@ -99,7 +109,7 @@ def population_forward(template: nn.Sequential, params: Params, x: torch.Tensor,
         else:
             raise TypeError(f"population_forward does not know layer {name}: "
                             f"{type(layer).__name__}")
-    return h
+    return h.unsqueeze(0) if single else h
 
 
 def engine_layout(template: nn.Module, tensors: Params) -> Params:
