@@ -1,7 +1,8 @@
 """lth_utils: the helper package of The Lottery Ticket Book.
 
 One module per idea: ``data`` (datasets in memory), ``models`` (LeNet-300-100, Conv-2/4/6),
-``masks`` and ``pruning``, ``training`` (the population trainer), ``lottery`` (the experiment),
+``masks`` and ``pruning``, ``population`` (K networks stacked into one computation) and
+``training`` (the population trainer, on the CPU or a GPU), ``lottery`` (the experiment),
 ``results`` (records on disk and the cache), ``records`` (reading a record: numbers, tables,
 provenance), figures for the chapters in ``plots`` (shared helpers; chapters 1–2),
 ``finetune_plots`` (chapters 3–4) and ``lottery_plots`` (chapters 5–6), and ``widgets`` (the
