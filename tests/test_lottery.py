@@ -22,9 +22,11 @@ def tiny(**kw) -> lottery.StudyConfig:
 
 
 def strip(record: dict) -> dict:
-    """A record without what legitimately differs between two runs: wall time, and the code
-    version (the sources may be edited while a test runs)."""
-    return {k: v for k, v in record.items() if k not in ("wall_time_s", "code_version")}
+    """A record without what legitimately differs between two runs: wall time, the device it
+    ran on (its thread count differs between a subprocess and pytest), and the code version
+    (the sources may be edited while a test runs)."""
+    return {k: v for k, v in record.items()
+            if k not in ("wall_time_s", "code_version", "device")}
 
 
 @pytest.fixture(scope="module")
