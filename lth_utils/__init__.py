@@ -41,7 +41,9 @@ def glue(name: str, value, display: bool = False):
         from myst_nb import glue as _glue
     except ImportError:
         return value
-    _glue(name, value, display=display)
+    # numpy and torch scalars as plain numbers: MyST-NB formats a glued number from its repr
+    plain = value.item() if hasattr(value, "item") and getattr(value, "ndim", 1) == 0 else value
+    _glue(name, plain, display=display)
     return value
 
 
