@@ -145,3 +145,20 @@ def test_round_state_and_tables_read_the_record():
                      "iterative_acc": 0.95, "oneshot_acc": 0.95}]
     assert np.allclose(records.arm_summary(LATE, "ticket", "early_stop_iteration")["hi"],
                        [600, 600, 1000, 600])
+
+
+def test_committed_records_match_the_book_configs():
+    """`make book` (standard) and `make test` (quick) read the committed LeNet records: each must
+    be complete and computed with exactly the config its profile asks for, or the chapters would
+    silently retrain (hours, for the standard profile) while the book is built."""
+    from lth_utils import lottery, results
+    for profile in ("quick", "standard"):
+        cfg = lottery.study_config("lenet-mnist", profile)
+        path = lottery.record_path(cfg)
+        assert path.exists(), f"{path} is missing: run python -m lth_utils study lenet-mnist " \
+                              f"--profile {profile} and commit the record"
+        rec = results.load_cached(path, cfg.to_dict())
+        assert rec is not None, f"{path} is stale or incomplete for the {profile} config: rerun " \
+                                f"python -m lth_utils study lenet-mnist --profile {profile}"
+        assert rec.get("trials", list(range(cfg.trials))) == list(range(cfg.trials))
+        assert rec.get("device") and rec.get("precision") == "fp32"
