@@ -66,7 +66,10 @@ def plot_accuracy_curves(record: dict, arms=("ticket", "reinit"), rounds: list[i
     nearest the paper's 100, 51, 21, 7, 3.6 and 1.9% (:func:`lth_utils.records.nearest_rounds`).
     ``axes``: one axes per arm to draw in. Returns the figure.
     """
-    rounds = nearest_rounds(record) if rounds is None else rounds
+    if rounds is None:   # the paper's sparsities, among the rounds that trained every arm
+        have = [i for i, e in enumerate(record["rounds"])
+                if i == 0 or all(a in e["arms"] for a in arms)]
+        rounds = [have[j] for j in nearest_rounds({"rounds": [record["rounds"][i] for i in have]})]
     arms = [a for a in arms if round_curves(record, max(rounds), a) is not None]
     if axes is None:
         fig, axes = plt.subplots(len(arms), 1, figsize=(7, 0.6 + 3 * len(arms)), sharex=True,
@@ -79,6 +82,8 @@ def plot_accuracy_curves(record: dict, arms=("ticket", "reinit"), rounds: list[i
     for ax, arm in zip(axes, arms):
         for r, f in zip(rounds, fracs):
             c = round_curves(record, r, arm)
+            if c is None:     # a control not trained at this round
+                continue
             drawn.append(c)
             ax.plot(c["iteration"], c["mean"], color=colors[f], lw=1.6,
                     label=fraction_label(f) + (" (dense)" if r == 0 else ""))
