@@ -125,14 +125,21 @@ def _plain_loop(model, d, batch: int, iterations: int) -> None:
         opt.step()
 
 
-def _population(name: str, d, batch: int, k: int, iterations: int) -> None:
+def _population(name: str, d, batch: int, k: int):
+    """A function ``run(iterations)`` that trains K ``name`` networks as one population; the
+    networks, their masks (half the weights pruned, so per-step masking is measured) and the
+    stacked copies are built here, outside the timed call."""
     nets = [models.build(name, s) for s in range(k)]
-    cfg = training.TrainConfig(iterations=iterations, batch_size=batch, eval_every=iterations)
-    # half the weights pruned, so the per-step masking is part of the measurement
     half = [pruning.random_unstructured(masks.ones(n), 0.5, torch.Generator().manual_seed(s))
             for s, n in enumerate(nets)]
-    training.train_population(nets[0], training.stack(nets), training.stack_masks(half), d, cfg,
-                              list(range(k)), progress=False)
+    params, stacked_masks = training.stack(nets), training.stack_masks(half)
+
+    def run(iterations: int) -> None:
+        cfg = training.TrainConfig(iterations=iterations, batch_size=batch,
+                                   eval_every=iterations)
+        training.train_population(nets[0], params, stacked_masks, d, cfg, list(range(k)),
+                                  progress=False)
+    return run
 
 
 def _rss_mb() -> float:
@@ -183,7 +190,7 @@ def run_bench(iterations: int = 200, conv_k: int = 4, ks: tuple[int, ...] = (1, 
         for k in kk:
             gc.collect()
             before = _rss_mb()
-            t = _time(lambda n: _population(name, d, batch, k, n), its, dev) / k
+            t = _time(_population(name, d, batch, k), its, dev) / k
             rows.append((f"(c) population engine, K = {k}", k, t))
             out[f"{name}_rss_mb_k{k}"] = _rss_mb() - before
         print(f"{name} on {ds}, batch {batch}, Adam: {flops / 1e6:.1f} MFLOP per iteration; "

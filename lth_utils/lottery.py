@@ -58,6 +58,10 @@ class StudyConfig:
     val_size: int | None = None
     train_subset: int | None = None
     seed: int = 0
+    width: float = 1.0                          # conv nets: channels x width (see models.conv_net)
+
+    # fields added after records were written: stored only when set, so those records stay valid
+    OPTIONAL = {"width": 1.0}
 
     def __post_init__(self) -> None:
         if self.model not in models.MODELS:
@@ -87,7 +91,8 @@ class StudyConfig:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()
+                if not (k in self.OPTIONAL and v == self.OPTIONAL[k])}
 
 
 # The studies behind the book, per profile. `quick` runs in CI, `standard` is the published book,
@@ -153,7 +158,8 @@ def layer_rates(cfg: StudyConfig, masks: Masks) -> dict[str, float]:
 
 
 def _init(cfg: StudyConfig, seed: int) -> dict[str, torch.Tensor]:
-    return {n: p.detach() for n, p in models.build(cfg.model, seed).named_parameters()}
+    net = models.build(cfg.model, seed, width=cfg.width)
+    return {n: p.detach() for n, p in net.named_parameters()}
 
 
 def _summary(arms: dict[str, list[dict]]) -> str:
@@ -260,7 +266,7 @@ def run_study(cfg: StudyConfig, out: str | Path | None = None, progress: bool | 
         log(f"resuming {cfg.name} ({cfg.profile}) at stage {state['next']}")
     data = data or data_mod.load(cfg.dataset, val_size=cfg.val_size,
                                  train_subset=cfg.train_subset)
-    template = models.build(cfg.model)
+    template = models.build(cfg.model, 0, width=cfg.width)
     here = device_name(data.device)
     if state is None:
         record = {"schema": results.SCHEMA, "kind": results.KIND, "config": config,

@@ -33,15 +33,20 @@ def lenet(in_features: int = 784, classes: int = 10, dropout: float = 0.0) -> nn
 
 
 def conv_net(name: str = "conv2", in_channels: int = 3, image_size: int = 32, classes: int = 10,
-             dropout: float = 0.0) -> nn.Sequential:
-    """Conv-2/4/6: (B, 3, 32, 32) -> logits (B, classes)."""
+             dropout: float = 0.0, width: float = 1.0) -> nn.Sequential:
+    """Conv-2/4/6: (B, 3, 32, 32) -> logits (B, classes). ``width`` scales the channels (0.25:
+    Conv-2 with 16 channels, a CPU-sized stand-in; the paper's networks have width 1)."""
+    if not 0 < width <= 4 or round(64 * width) != 64 * width:
+        raise ValueError(f"width must be in (0, 4] and give whole channels (64 x width), got {width}")
     layers: list[tuple[str, nn.Module]] = []
     c, n = in_channels, 0
-    for block, width in enumerate(CONV_CHANNELS[name]):
+    for block, channels in enumerate(CONV_CHANNELS[name]):
+        width_here = round(channels * width)
         for _ in range(2):
             n += 1
-            layers += [(f"conv{n}", nn.Conv2d(c, width, 3, padding=1)), (f"relu{n}", nn.ReLU())]
-            c = width
+            layers += [(f"conv{n}", nn.Conv2d(c, width_here, 3, padding=1)),
+                       (f"relu{n}", nn.ReLU())]
+            c = width_here
         layers.append((f"pool{block + 1}", nn.MaxPool2d(2)))
         image_size //= 2
     layers.append(("flatten", nn.Flatten()))
@@ -67,11 +72,15 @@ def init_glorot(model: nn.Module, generator: torch.Generator) -> nn.Module:
     return model
 
 
-def build(name: str, seed: int = 0, dropout: float = 0.0) -> nn.Sequential:
-    """A freshly initialised ``name`` ("lenet", "conv2", "conv4" or "conv6"), seeded."""
+def build(name: str, seed: int = 0, dropout: float = 0.0, width: float = 1.0) -> nn.Sequential:
+    """A freshly initialised ``name`` ("lenet", "conv2", "conv4" or "conv6"), seeded; ``width``
+    scales a conv net's channels (LeNet has only width 1)."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
-    model = lenet(dropout=dropout) if name == "lenet" else conv_net(name, dropout=dropout)
+    if name == "lenet" and width != 1.0:
+        raise ValueError("width applies to the conv nets only; LeNet-300-100 has width 1.0")
+    model = (lenet(dropout=dropout) if name == "lenet"
+             else conv_net(name, dropout=dropout, width=width))
     return init_glorot(model, torch.Generator().manual_seed(seed))
 
 

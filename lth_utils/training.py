@@ -29,7 +29,7 @@ from .data import Splits
 from .masks import Masks, check_fits
 # the stacked population and its forward pass (also reachable as training.stack, ...)
 from .population import (Params, engine_layout, evaluate, population_forward, stack,  # noqa: F401
-                         stack_masks, unstack)
+                         stack_masks)
 
 
 @dataclass

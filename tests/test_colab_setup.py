@@ -10,7 +10,6 @@
 """
 from __future__ import annotations
 
-import ast
 import os
 import re
 import shutil
@@ -22,6 +21,8 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+
+import toc  # tests/toc.py: the one reader of _toc.yml
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,19 +38,7 @@ print(f"lth_utils {lth_utils.__version__} · profile {lth_utils.profile()!r}")''
 
 def chapter_notebooks() -> list[str]:
     """Every notebook of _toc.yml (any entry without a .md file), plus any book/NN_*.ipynb."""
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            files.extend([node["file"]] if "file" in node else [])
-            for key in ("parts", "chapters", "sections"):
-                for child in node.get(key, []):
-                    walk(child)
-
-    walk({k: v for k, v in toc.items() if k != "root"})
-    stems = [re.sub(r"\.(md|ipynb)$", "", f) for f in files]
-    names = {f"{s}.ipynb" for s in stems if not (REPO / f"{s}.md").exists()}
+    names = {str(p.relative_to(REPO)) for p in toc.notebooks(REPO)}
     names |= {str(p.relative_to(REPO)) for p in (REPO / "book").glob("[0-9][0-9]_*.ipynb")}
     return sorted(names)
 

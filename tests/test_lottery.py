@@ -1,5 +1,4 @@
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -7,7 +6,6 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 
 from lth_utils import lottery, results
 
@@ -191,3 +189,11 @@ def test_truncated_checkpoint_falls_back_and_loses_nothing(reference, tmp_path):
     assert strip(resumed) == strip(reference)
     assert resumed["rounds"][:3] == held
     assert not ckpt.exists() and not ckpt.with_suffix(".prev.pt").exists()
+
+
+def test_width_is_stored_only_when_it_is_not_the_papers():
+    # records written before `width` existed keep their config (and their cache key)
+    assert "width" not in lottery.study_config("conv2-cifar10", "quick").to_dict()
+    cfg = lottery.study_config("conv2-cifar10", "quick", width=0.25)
+    assert cfg.to_dict()["width"] == 0.25
+    assert lottery._init(cfg, 0)["conv1.weight"].shape == (16, 3, 3, 3)

@@ -30,3 +30,15 @@ def test_glorot_gaussian_init_is_seeded():
 def test_unknown_model():
     with pytest.raises(ValueError, match="unknown model 'resnet'.*lenet, conv2"):
         models.build("resnet")
+
+
+def test_width_scales_the_conv_channels_only():
+    quarter = models.build("conv2", width=0.25)
+    assert quarter.conv1.out_channels == 16 and quarter.conv2.out_channels == 16
+    assert quarter.fc1.in_features == 16 * 16 * 16 and quarter.fc1.out_features == 256
+    assert quarter(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    assert models.build("conv2").conv1.out_channels == 64
+    with pytest.raises(ValueError, match="width applies to the conv nets only"):
+        models.build("lenet", width=0.5)
+    with pytest.raises(ValueError, match="whole channels"):
+        models.build("conv2", width=0.3)

@@ -42,6 +42,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+import toc  # tests/toc.py: the one reader of _toc.yml
 from playwright.sync_api import sync_playwright
 
 REPO = Path(__file__).resolve().parents[1]
@@ -56,22 +58,7 @@ TIMEOUT_MS = 120_000        # the machine is small and shared; MathJax + widgets
 
 def toc_pages(book: Path = BOOK) -> list[str]:
     """Every document of _toc.yml, in order, as paths without suffix ("book/intro", ...)."""
-    toc = yaml.safe_load((book / "_toc.yml").read_text())
-    pages = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                pages.append(node["file"])
-            for key in ("parts", "chapters", "sections"):
-                for child in node.get(key, []):
-                    walk(child)
-        elif isinstance(node, list):
-            for child in node:
-                walk(child)
-
-    walk({k: v for k, v in toc.items() if k != "root"})
-    return [re.sub(r"\.(md|ipynb)$", "", p) for p in pages]
+    return toc.pages(book)
 
 
 def source_of(page: str) -> Path:

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
+
+import toc  # tests/toc.py: the one reader of _toc.yml
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -175,22 +176,8 @@ def test_detector_reports_the_sentence():
 
 def documents(repo: Path = REPO) -> list[Path]:
     """The chapter notebooks of _toc.yml, in order, then book/intro.md and book/course.md."""
-    toc = yaml.safe_load((repo / "_toc.yml").read_text())
-    files: list[str] = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                files.append(node["file"])
-            for key in ("parts", "chapters", "sections"):
-                walk(node.get(key, []))
-        elif isinstance(node, list):
-            for child in node:
-                walk(child)
-
-    walk(toc)
-    notebooks = [repo / f"{f.removesuffix('.ipynb')}.ipynb" for f in files]
-    return [p for p in notebooks if p.exists()] + [repo / "book" / "intro.md", repo / "book" / "course.md"]
+    return ([p for p in toc.notebooks(repo) if p.exists()]
+            + [repo / "book" / "intro.md", repo / "book" / "course.md"])
 
 
 def cells(path: Path) -> list[tuple[str, str]]:

@@ -51,28 +51,8 @@ if __name__ == "__main__":           # the subprocess side: python tests/test_so
 
 import nbformat  # noqa: E402  (only the pytest side needs these)
 import pytest  # noqa: E402
-import yaml  # noqa: E402
 
-
-def chapter_notebooks() -> list[Path]:
-    """The chapter notebooks of _toc.yml: book/NN_name.ipynb, in book order."""
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
-    files: list[str] = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            files.extend([node["file"]] if "file" in node else [])
-            for key in ("parts", "chapters", "sections"):
-                for child in node.get(key, []):
-                    walk(child)
-        elif isinstance(node, list):
-            for child in node:
-                walk(child)
-
-    walk({k: v for k, v in toc.items() if k != "root"})
-    stems = [re.sub(r"\.(md|ipynb)$", "", f) for f in files]
-    return [REPO / f"{s}.ipynb" for s in stems
-            if re.fullmatch(r"\d\d_\w+", Path(s).name) and (REPO / f"{s}.ipynb").exists()]
+import toc  # noqa: E402  (tests/toc.py: the one reader of _toc.yml)
 
 
 def exercise_count(notebook: Path) -> int:
@@ -91,7 +71,7 @@ def solution_of(notebook: Path) -> Path:
     return SOLUTIONS / f"{notebook.stem}.md"
 
 
-CHAPTERS = chapter_notebooks()
+CHAPTERS = toc.chapter_notebooks(REPO)
 
 
 def test_chapters_found():
