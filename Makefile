@@ -48,8 +48,10 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "browser: $(CHROMIUM) missing: sudo apt-get install -y chromium (or set CHROMIUM)"; exit 1; fi; }
 
+# One thread per process: the page build (tests/conftest.py starts it in the background) and the
+# notebooks under nbval run side by side on two cores.
 test: env data browser
-	LTH_PROFILE=$${LTH_PROFILE:-quick} JBFLAGS="$(JBFLAGS)" CHROMIUM="$(CHROMIUM)" $(PY) -m pytest -p no:cacheprovider -q tests book --nbval-lax $(PYTESTFLAGS)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} LTH_PROFILE=$${LTH_PROFILE:-quick} JBFLAGS="$(JBFLAGS)" CHROMIUM="$(CHROMIUM)" $(PY) -m pytest -p no:cacheprovider -q tests book --nbval-lax $(PYTESTFLAGS)
 
 # Only the page checks; builds _build/html first (tools/build_book.sh) if missing, stale or of
 # another profile.

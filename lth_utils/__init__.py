@@ -8,6 +8,15 @@ provenance), figures for the chapters in ``plots`` (shared helpers; chapters 1�
 ``finetune_plots`` (chapters 3–4) and ``lottery_plots`` (chapters 5–6), and ``widgets`` (the
 "Try it" panels, which may import the others; none imports it). ``cli`` and ``bench`` are the
 command line (``python -m lth_utils``) and its speed benchmark.
+
+Part II, one module per method: ``supermasks`` (chapter 9: mask criteria, kept-weight variants,
+untrained supermasks, edge-popup); ``prune_at_init`` (chapter 10: SNIP, GraSP, SynFlow,
+magnitude and random at θ0, the shuffle and reinit sanity checks, layer collapse, and the study
+that sets them against an IMP ticket); ``transfer`` (chapter 11: tickets moved between datasets,
+mask overlap against chance; its figures in ``transfer_plots``); ``sparse`` (chapter 12: latency
+of dense, masked, CSR and COO layers, storage formats with relative indices and weight sharing,
+a compressed file) and ``structured`` (chapter 12: removing whole neurons, and the chapter's
+cached comparison with unstructured pruning).
 """
 from __future__ import annotations
 

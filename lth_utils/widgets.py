@@ -114,3 +114,153 @@ def round_slider(record: dict, value: int | None = None,
     slider.observe(show, names="value")
     show()
     return box
+
+
+# --- chapter 9: supermask explorer -------------------------------------------------------------
+
+def supermask_explorer(template: nn.Module, theta0: dict, thetaT: dict, data: Splits,
+                       criterion: str = "large_final", keep: float = 0.1,
+                       keeps=(0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01)):
+    """'Try it': choose a mask criterion and a kept fraction; see the mask applied to θ0 with no
+    training (:func:`lth_utils.supermasks.supermask_state`): its test accuracy and which input
+    pixels keep their first-layer weights. Returns a VBox; ``box.criterion``, ``box.slider``
+    are the controls and ``box.state`` the state on display."""
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    from .supermasks import CRITERIA, draw_state, supermask_state
+    drop = widgets.Dropdown(options=list(CRITERIA), value=criterion, description="criterion")
+    slider = widgets.SelectionSlider(options=[(f"{100 * k:g}%", k) for k in keeps], value=keep,
+                                     description="hidden kept", continuous_update=False,
+                                     style={"description_width": "initial"})
+    out = widgets.Output()
+    box = widgets.VBox([widgets.HBox([drop, slider]), out])
+    box.criterion, box.slider = drop, slider
+
+    def show(change=None) -> None:
+        box.state = supermask_state(template, theta0, thetaT, data, drop.value, slider.value)
+        fig, ax = plt.subplots(figsize=(3.2, 3.4))
+        draw_state(box.state, ax)
+        ax.set_xlabel(f"{100 * box.state['fraction_remaining']:.1f}% of weights left\n"
+                      "colour: share of a pixel's weights kept", fontsize=8)
+        _show_figure(out, fig)
+
+    drop.observe(show, names="value")
+    slider.observe(show, names="value")
+    show()
+    return box
+
+
+# --- chapter 12: density slider over measured latencies -------------------------------------------
+
+def speed_slider(rows: list[dict], density: float | None = None):
+    """'Try it': a slider over the densities measured in ``rows``
+    (:func:`lth_utils.sparse.layer_latency`). Shows the 784×300 layer's latency in each format at
+    each batch size, and its storage under each scheme, at that density
+    (:func:`lth_utils.sparse.speed_state`). Starts at ``density`` (default: the sparsest) and
+    draws that figure at once. Returns a VBox; ``box.slider`` and ``box.state``.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    from .sparse import plot_speed_state, speed_state
+    options = [(f"{100 * d:.3g}%", d) for d in sorted({r["density"] for r in rows},
+                                                     reverse=True)]
+    slider = widgets.SelectionSlider(options=options, value=density or options[-1][1],
+                                     description="weights left",
+                                     style={"description_width": "initial"},
+                                     layout=widgets.Layout(width="520px"),
+                                     continuous_update=False)
+    out = widgets.Output()
+    box = widgets.VBox([slider, out])
+    box.slider = slider
+
+    def show(change=None) -> None:
+        box.state = speed_state(rows, slider.value)
+        fig, axes = plt.subplots(1, 2, figsize=(7.2, 2.6), layout="constrained")
+        plot_speed_state(box.state, axes)
+        _show_figure(out, fig)
+
+    slider.observe(show, names="value")
+    show()
+    return box
+
+
+# --- chapter 11: two tickets' masks, level by level ------------------------------------------
+
+def transfer_slider(record: dict, value: int | None = None):
+    """'Try it': a slider over the levels of a transfer record (:mod:`lth_utils.transfer`).
+
+    Shows both datasets' tickets (fc1's kept fraction per input pixel) and how much of the first
+    ticket the second keeps, per layer, against a random mask. Starts at ``value`` (default: the
+    sparsest level). Returns a VBox; ``box.slider`` is the slider and ``box.state`` the
+    :func:`lth_utils.transfer.overlap_state` on display.
+    """
+    import ipywidgets as widgets
+
+    from .transfer import overlap_state
+    from .transfer_plots import plot_overlap_state
+    n = len(record["levels"])
+    options = [(f"{100 * lv['fraction_remaining']:.1f}% (round {lv['round']})", i)
+               for i, lv in enumerate(record["levels"])]
+    slider = widgets.SelectionSlider(options=options, value=n - 1 if value is None else value,
+                                     description="weights left",
+                                     style={"description_width": "initial"},
+                                     layout=widgets.Layout(width="520px"),
+                                     continuous_update=False)
+    out = widgets.Output()
+    box = widgets.VBox([slider, out])
+    box.slider = slider
+
+    def show(change=None) -> None:
+        box.state = overlap_state(record, slider.value)
+        _show_figure(out, plot_overlap_state(box.state))
+
+    slider.observe(show, names="value")
+    show()
+    return box
+
+
+# --- chapter 10: pruning at initialisation, method and sparsity -------------------------------
+
+def prune_at_init_explorer(model: nn.Module, x, y, method: str = "snip", sparsity: float = 0.99,
+                           synflow_rounds: int = 100,
+                           sparsities=(0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9995, 0.9999)):
+    """'Try it': choose a pruning-at-initialisation method and a sparsity; see the fraction of
+    each layer of ``model`` (untrained) it keeps, and which layers collapse.
+
+    ``x`` (N, ...), ``y`` (N,): the batch SNIP and GraSP score on. Returns a VBox;
+    ``box.method``, ``box.slider`` are the controls and ``box.state`` the
+    :func:`lth_utils.prune_at_init.layer_state` on display.
+    """
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+
+    from .prune_at_init import METHODS, layer_state
+    dropdown = widgets.Dropdown(options=list(METHODS), value=method, description="method")
+    slider = widgets.SelectionSlider(
+        options=[(f"{100 * s:g}%", s) for s in sparsities], value=sparsity,
+        description="sparsity", continuous_update=False,
+        style={"description_width": "initial"}, layout=widgets.Layout(width="420px"))
+    out = widgets.Output()
+    box = widgets.VBox([widgets.HBox([dropdown, slider]), out])
+    box.method, box.slider = dropdown, slider
+
+    def show(change=None) -> None:
+        box.state = s = layer_state(dropdown.value, model, slider.value, x, y, synflow_rounds)
+        fig, ax = plt.subplots(figsize=(6.0, 3.2))
+        names = list(s["fractions"])
+        fracs = [max(s["fractions"][n], 1e-6) for n in names]
+        bars = ax.bar(names, fracs, color=["tab:red" if n in s["collapsed"] else "tab:blue"
+                                           for n in names])
+        ax.bar_label(bars, [f"{s['counts'][n]:,} kept" if s["counts"][n] else "collapsed"
+                            for n in names], fontsize=9)
+        ax.set(yscale="log", ylim=(1e-6, 2), ylabel="fraction of the layer kept",
+               title=f"{s['method']} at {100 * s['sparsity']:g}% sparsity: "
+                     f"{'connected' if s['connected'] else 'no path from input to output'}")
+        _show_figure(out, fig)
+
+    dropdown.observe(show, names="value")
+    slider.observe(show, names="value")
+    show()
+    return box

@@ -1,4 +1,7 @@
-"""Shared fixtures: small real datasets (loaded once per test session)."""
+"""Shared fixtures: small real datasets (loaded once per test session); the page build started
+early, in the background."""
+import os
+
 import pytest
 import torch
 
@@ -23,4 +26,16 @@ def cifar_small():
 
 @pytest.fixture(autouse=True)
 def _threads():
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items):
+    """Page tests last, their book build started now: it executes every chapter (one thread)
+    while the other tests and the notebooks under nbval run (another thread)."""
+    pages = [i for i in items if i.nodeid.split("::")[0].endswith("test_pages.py")]
+    if not pages or config.option.collectonly:
+        return
+    items[:] = [i for i in items if i not in pages] + pages
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+    pages[0].module.start_build(reporter.write_line if reporter else print)

@@ -13,7 +13,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "lth_utils"
 MODULES = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem not in ("__init__", "__main__"))
-NO_WIDGETS = ("plots", "finetune_plots", "lottery_plots", "records")
+NO_WIDGETS = ("plots", "finetune_plots", "lottery_plots", "transfer_plots", "records")
 MAX_LINES = 400
 
 

@@ -149,41 +149,63 @@ def _newer_inputs(book: Path = BOOK, html: Path = HTML, pages: list[str] | None 
     return [str(i.relative_to(book)) for i in inputs if i.exists() and i.stat().st_mtime > built]
 
 
+_BUILD: dict = {}     # the build started by start_build(): process, log, start time, reason
+
+
+def start_build(announce=print) -> bool:
+    """Start building _build/html in the background if it is missing, stale or of another profile
+    (this is slow: it executes every chapter); return whether a build was started.
+
+    tests/conftest.py calls this as soon as the page tests are collected and moves them to the end
+    of the run, so the build (one thread) runs beside the unit tests and the notebooks under nbval
+    (another thread) instead of after them. The build goes through tools/build_book.sh (as
+    `make book`): it records the profile in _build/.profile, passes --all when the pages were built
+    for another profile, and sets LTH_PROGRESS=0. When something other than a page's own source
+    changed (lth_utils, a record, the configuration) every page is rebuilt too: Sphinx alone would
+    re-run only changed chapters. The build's log goes to _build/test_pages_build.log."""
+    reason = _stale_reason()
+    if not reason or _BUILD:
+        return False
+    env = dict(os.environ, LTH_PROGRESS="0", LTH_BOOK_DIR=str(BOOK))
+    env.setdefault("JUPYTER_BOOK", str(Path(sys.executable).parent / "jupyter-book"))
+    env.setdefault("OMP_NUM_THREADS", "1")
+    flags = env.get("JBFLAGS", "").split()
+    page_sources = {str(p.relative_to(BOOK)) for p in _page_sources(BOOK, PAGES)}
+    fresh = [o for o in (HTML / f"{p}.html" for p in PAGES) if not o.exists()]
+    if not fresh and not set(_newer_inputs()) <= page_sources and "--all" not in flags:
+        flags.append("--all")       # lth_utils, a record or the configuration changed
+    cmd = ["bash", str(REPO / "tools" / "build_book.sh"), wanted_profile(), *flags]
+    log = BOOK / "_build" / "test_pages_build.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    announce(f"test_pages: building the book in the background ({reason}): {' '.join(cmd)} > {log}")
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=BOOK, env=env, stdout=out, stderr=subprocess.STDOUT)
+    _BUILD.update(proc=proc, log=log, start=time.time(), reason=reason)
+    return True
+
+
 @pytest.fixture(scope="session")
 def html_dir(request) -> Path:
-    """_build/html, built now if missing, stale or of another profile (this is slow: it executes
-    every chapter).
+    """_build/html, once the build started by :func:`start_build` (or started here) has finished."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
 
-    The build goes through tools/build_book.sh (as `make book`): it records the profile in
-    _build/.profile, passes --all when the pages were built for another profile, and sets
-    LTH_PROGRESS=0. When something other than a page's own source changed (lth_utils, a record,
-    the configuration) every page is rebuilt too: Sphinx alone would re-run only changed chapters.
-    The build's log goes to _build/test_pages_build.log; its tail is shown if the build fails."""
-    reason = _stale_reason()
-    if reason:
-        profile = wanted_profile()
-        env = dict(os.environ, LTH_PROGRESS="0", LTH_BOOK_DIR=str(BOOK))
-        env.setdefault("JUPYTER_BOOK", str(Path(sys.executable).parent / "jupyter-book"))
-        flags = env.get("JBFLAGS", "").split()
-        page_sources = {str(p.relative_to(BOOK)) for p in _page_sources(BOOK, PAGES)}
-        fresh = [o for o in (HTML / f"{p}.html" for p in PAGES) if not o.exists()]
-        if not fresh and not set(_newer_inputs()) <= page_sources and "--all" not in flags:
-            flags.append("--all")       # lth_utils, a record or the configuration changed
-        cmd = ["bash", str(REPO / "tools" / "build_book.sh"), profile, *flags]
-        log = BOOK / "_build" / "test_pages_build.log"
-        log.parent.mkdir(parents=True, exist_ok=True)
-        capture = request.config.pluginmanager.getplugin("capturemanager")
-        start = time.time()
+    def say(text: str) -> None:
         with capture.global_and_fixture_disabled():
-            print(f"\ntest_pages: building the book first ({reason}): {' '.join(cmd)} > {log}", flush=True)
-        with open(log, "w") as out:
-            proc = subprocess.run(cmd, cwd=BOOK, env=env, stdout=out, stderr=subprocess.STDOUT)
-        with capture.global_and_fixture_disabled():
-            print(f"test_pages: build finished in {time.time() - start:.0f} s (exit {proc.returncode})", flush=True)
-        assert proc.returncode == 0, f"jupyter-book build failed, see {log}:\n{log.read_text()[-4000:]}"
-        assert _stale_reason() is None, (
-            f"the build did not produce every page of _toc.yml ({_stale_reason()}); "
-            f"if LTH_HTML_DIR is set, it must be <book>/_build/html for the test to build it")
+            print(f"\n{text}", flush=True)
+
+    start_build(say)
+    if _BUILD:
+        proc, log = _BUILD["proc"], _BUILD["log"]
+        returncode = proc.wait()
+        say(f"test_pages: build finished in {time.time() - _BUILD['start']:.0f} s (exit {returncode})")
+        assert returncode == 0, f"jupyter-book build failed, see {log}:\n{log.read_text()[-4000:]}"
+        # records the notebooks wrote meanwhile are outputs, not changed inputs: check the pages
+        # exist and are of this profile
+        missing = [p for p in PAGES if not (HTML / f"{p}.html").exists()]
+        assert not missing and built_profile() == wanted_profile(), (
+            f"the build did not produce every page of _toc.yml for {wanted_profile()!r} "
+            f"(missing: {missing[:3]}); if LTH_HTML_DIR is set, it must be <book>/_build/html "
+            f"for the test to build it")
     return HTML
 
 

@@ -1,0 +1,399 @@
+"""Pruning at initialisation: score every weight of θ0, keep the best, train once.
+
+Every method here looks at the *untrained* network (and, for SNIP and GraSP, a few batches of
+data), gives each prunable weight a score, and keeps the highest-scoring weights:
+
+* ``magnitude_scores``: |θ0|, the lottery ticket's criterion applied before training;
+* ``snip_scores``: |∂L/∂θ ⊙ θ| (Lee et al. 2019), the loss's sensitivity to removing a weight;
+* ``grasp_scores``: θ ⊙ Hg (Wang et al. 2020), by double backpropagation; the paper's score is
+  its negative, −θ ⊙ Hg, and the paper removes the *highest* of those, so we keep the highest
+  θ ⊙ Hg: one convention, "keep the highest", for every method;
+* ``synflow_scores``: |θ ⊙ ∂R/∂θ| with R the sum of the outputs of the network with |θ| on an
+  all-ones input (Tanaka et al. 2020): no data at all. :func:`synflow` recomputes the scores
+  over several rounds of pruning, on an exponential schedule (the paper's Algorithm 1);
+* ``random``: each layer keeps the same fraction, chosen at random.
+
+Scores are dicts ``name -> tensor`` of the weight's shape; :func:`global_mask` keeps the top
+fraction across all layers (as the papers do), and :func:`prune_at_init` does both steps.
+
+Sanity checks (Frankle, Dziugaite, Roy & Carbin 2021): :func:`shuffle_within_layers`, a fresh
+initialisation of the kept weights (variant ``reinit``), :func:`invert_scores`. Layer collapse:
+:func:`collapsed_layers`, :func:`connected`. :func:`run_study` trains every method and variant
+and an IMP ticket at every sparsity, one population per trial, and caches the record.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import models, pruning, results
+from .masks import Masks, check_fits, ones
+from .training import TrainConfig, stack_masks, train_population
+
+Scores = dict[str, torch.Tensor]
+METHODS = ("snip", "grasp", "synflow", "magnitude", "random")
+VARIANTS = ("original", "shuffled", "reinit")
+
+
+def _weights(model: nn.Module, masks: Masks | None) -> dict[str, torch.Tensor]:
+    """The parameters of ``model`` with its prunable weights masked (detached copies)."""
+    params = {n: p.detach().clone() for n, p in model.named_parameters()}
+    for n, m in (masks or {}).items():
+        params[n] = params[n] * m
+    return params
+
+
+def _loss(model: nn.Module, params: dict, x: torch.Tensor, y: torch.Tensor,
+          temperature: float = 1.0) -> torch.Tensor:
+    logits = torch.func.functional_call(model, params, (x,))
+    return F.cross_entropy(logits / temperature, y)
+
+
+def _check(model: nn.Module, masks: Masks | None) -> Masks:
+    check_fits(model, masks := ones(model) if masks is None else masks)
+    return masks
+
+
+# ----------------------------------------------------------------------------- scores
+
+def magnitude_scores(model: nn.Module, masks: Masks | None = None) -> Scores:
+    """|θ| of every prunable weight of ``model`` (masked weights score 0)."""
+    masks = _check(model, masks)
+    w = _weights(model, masks)
+    return {n: w[n].abs() for n in masks}
+
+
+def random_scores(model: nn.Module, generator: torch.Generator) -> Scores:
+    """Uniform random scores in [0, 1), one per prunable weight, drawn from ``generator``."""
+    return {n: torch.rand(m.shape, generator=generator) for n, m in ones(model).items()}
+
+
+def snip_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                masks: Masks | None = None) -> Scores:
+    """SNIP: |∂L/∂θ ⊙ θ|, L the mean cross-entropy on images ``x`` (N, ...) and labels ``y`` (N,).
+
+    Pass a few batches' worth of images (the paper uses one batch). ``model`` is not changed.
+    """
+    masks = _check(model, masks)
+    params = _weights(model, masks)
+    leaves = {n: params[n].requires_grad_(True) for n in masks}
+    grads = torch.autograd.grad(_loss(model, params, x, y), list(leaves.values()))
+    return {n: (g * leaves[n]).detach().abs() for n, g in zip(leaves, grads)}
+
+
+def grasp_scores(model: nn.Module, x: torch.Tensor, y: torch.Tensor, masks: Masks | None = None,
+                 temperature: float = 200.0) -> Scores:
+    """GraSP: θ ⊙ Hg, H the Hessian and g the gradient of the loss on (``x``, ``y``).
+
+    Hg = ∂(gᵀ stop(g))/∂θ, two backward passes. The paper scores −θ ⊙ Hg and removes the
+    highest; here higher means keep, so the sign is flipped. ``temperature`` divides the logits,
+    as in the authors' code (200). Returns signed scores."""
+    masks = _check(model, masks)
+    params = _weights(model, masks)
+    leaves = [params[n].requires_grad_(True) for n in masks]
+    g = torch.autograd.grad(_loss(model, params, x, y, temperature), leaves, create_graph=True)
+    stopped = [t.detach() for t in g]
+    hg = torch.autograd.grad(sum((a * b).sum() for a, b in zip(g, stopped)), leaves)
+    return {n: (h * w).detach() for n, h, w in zip(masks, hg, leaves)}
+
+
+def synflow_scores(model: nn.Module, masks: Masks | None = None,
+                   input_shape: tuple[int, ...] | None = None) -> Scores:
+    """SynFlow: |θ ⊙ ∂R/∂θ|, R = 1ᵀ f(1; |θ ⊙ m|), in float64. No data.
+
+    ``input_shape``: the shape of one input, e.g. (1, 28, 28); by default the first linear
+    layer's input size (convolutional networks must pass it).
+    """
+    masks = _check(model, masks)
+    if input_shape is None:
+        first = next(m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d)))
+        if isinstance(first, nn.Conv2d):
+            raise ValueError("synflow_scores needs input_shape for a convolutional network, "
+                             "e.g. input_shape=(3, 32, 32)")
+        input_shape = (first.in_features,)
+    params = {n: p.abs().double() for n, p in _weights(model, masks).items()}
+    leaves = {n: params[n].requires_grad_(True) for n in masks}
+    out = torch.func.functional_call(model, params, (torch.ones(1, *input_shape,
+                                                                dtype=torch.float64),))
+    grads = torch.autograd.grad(out.sum(), list(leaves.values()))
+    return {n: (g * leaves[n]).detach().abs().float() for n, g in zip(leaves, grads)}
+
+
+def invert_scores(scores: Scores) -> Scores:
+    """Reverse the ranking: the highest score becomes the lowest (−score, not 1/score)."""
+    return {n: -s for n, s in scores.items()}
+
+# ----------------------------------------------------------------------------- masks
+
+def global_mask(scores: Scores, sparsity: float, masks: Masks | None = None) -> Masks:
+    """Keep the highest scores across all layers so that ``sparsity`` of all weights is gone.
+
+    Only weights alive in ``masks`` (default: all) can be kept; ties go to the earlier position.
+    """
+    pruning.check_fraction(sparsity, "sparsity")
+    masks = masks or {n: torch.ones_like(s) for n, s in scores.items()}
+    names = list(masks)
+    flat_scores = torch.cat([scores[n].reshape(-1).float() for n in names])
+    flat = torch.cat([masks[n].reshape(-1) for n in names])
+    keep = round((1 - sparsity) * flat.numel())
+    new = pruning._prune_scores(flat_scores, flat, max(0, int(flat.sum().item()) - keep))
+    return {n: part.view_as(masks[n])
+            for n, part in zip(names, new.split([masks[n].numel() for n in names]))}
+
+
+def synflow(model: nn.Module, sparsity: float, rounds: int = 100,
+            input_shape: tuple[int, ...] | None = None) -> Masks:
+    """Iterative SynFlow: ``rounds`` rounds, after round k a fraction (1−s)^(k/rounds) is left."""
+    if rounds < 1:
+        raise ValueError(f"rounds must be a positive integer, got {rounds}")
+    density = 1 - pruning.check_fraction(sparsity, "sparsity")
+    masks = ones(model)
+    for k in range(1, rounds + 1):
+        scores = synflow_scores(model, masks, input_shape)
+        masks = global_mask(scores, 1 - density ** (k / rounds), masks)
+    return masks
+
+
+def prune_at_init(method: str, model: nn.Module, sparsity: float,
+                  x: torch.Tensor | None = None, y: torch.Tensor | None = None,
+                  generator: torch.Generator | None = None, synflow_rounds: int = 100) -> Masks:
+    """The masks ``method`` ("snip", "grasp", "synflow", "magnitude", "random") keeps at θ0.
+
+    SNIP and GraSP need a few batches of data (``x``, ``y``); "random" keeps the same fraction
+    of every layer and needs a ``generator``; the others rank all layers together.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    if method in ("snip", "grasp") and (x is None or y is None):
+        raise ValueError(f"{method} scores need data: pass x (N, ...) and y (N,), a few batches")
+    if method == "random":
+        if generator is None:
+            raise ValueError("random pruning needs a torch.Generator (generator=...)")
+        return pruning.random_unstructured(ones(model), sparsity, generator)
+    if method == "synflow":
+        return synflow(model, sparsity, synflow_rounds)
+    scores = {"snip": lambda: snip_scores(model, x, y), "grasp": lambda: grasp_scores(model, x, y),
+              "magnitude": lambda: magnitude_scores(model)}[method]()
+    return global_mask(scores, sparsity)
+
+
+# ----------------------------------------------------------------------------- sanity checks
+
+def shuffle_within_layers(masks: Masks, generator: torch.Generator) -> Masks:
+    """Each layer's mask with its entries permuted at random: same count kept, new positions.
+    Returns new tensors (the public SynFlow code's ``shuffle()`` assigns the permuted mask to
+    a local variable, so its masks are never shuffled)."""
+    out = {}
+    for n, m in masks.items():
+        perm = torch.randperm(m.numel(), generator=generator)
+        out[n] = m.reshape(-1)[perm].reshape(m.shape).clone()
+    return out
+
+
+def kept_fractions(masks: Masks) -> dict[str, float]:
+    """Fraction of each layer's weights kept, name -> float."""
+    return {n: m.mean().item() for n, m in masks.items()}
+
+
+def collapsed_layers(masks: Masks) -> list[str]:
+    """Names of the layers with no weight left: layer collapse."""
+    return [n for n, m in masks.items() if not bool(m.any())]
+
+
+def connected(masks: Masks) -> bool:
+    """Whether any path of kept weights leads from an input to an output (linear layers, in
+    order: each mask (out, in)). A network with a collapsed layer is never connected."""
+    if any(m.dim() != 2 for m in masks.values()):
+        raise ValueError("connected() handles fully connected networks only (2-D masks)")
+    reach = torch.ones(next(iter(masks.values())).shape[1])
+    for m in masks.values():
+        reach = (m @ reach > 0).float()
+    return bool(reach.any())
+
+
+def layer_state(method: str, model: nn.Module, sparsity: float, x: torch.Tensor | None = None,
+                y: torch.Tensor | None = None, synflow_rounds: int = 100, seed: int = 0) -> dict:
+    """What ``method`` keeps of ``model`` at ``sparsity`` (what the chapter's panel shows):
+    ``{"method", "sparsity", "fractions", "counts"}`` (per layer) and ``"collapsed"``, the
+    layers with nothing left, and ``"connected"`` (see :func:`connected`)."""
+    m = prune_at_init(method, model, sparsity, x, y, torch.Generator().manual_seed(seed),
+                      synflow_rounds)
+    return {"method": method, "sparsity": sparsity, "fractions": kept_fractions(m),
+            "counts": {n: int(v.sum()) for n, v in m.items()},
+            "collapsed": collapsed_layers(m), "connected": connected(m)}
+
+
+def imp_schedule(sparsities, max_rate: float) -> list[float]:
+    """The sparsities an IMP run visits to reach each of ``sparsities`` (ascending), removing at
+    most ``max_rate`` of the survivors per round, in equal geometric steps between targets."""
+    pruning.check_fraction(max_rate, "max_rate")
+    out, density = [], 1.0
+    for s in sorted(pruning.check_fraction(v) for v in sparsities):
+        target = 1 - s
+        steps = max(1, math.ceil(math.log(target / density) / math.log(1 - max_rate) - 1e-9))
+        out += [1 - density * (target / density) ** (k / steps) for k in range(1, steps + 1)]
+        density = target
+    return out
+
+
+# ----------------------------------------------------------------------------- the study
+
+@dataclass
+class StudyConfig:
+    """Everything that determines the study's numbers (profiles change sizes only)."""
+    name: str = "prune-at-init"
+    profile: str = "quick"
+    sparsities: tuple[float, ...] = (0.9, 0.98)
+    methods: tuple[str, ...] = METHODS
+    trials: int = 1
+    iterations: int = 300
+    eval_every: int = 100
+    batch_size: int = 60
+    lr: float = 1.2e-3
+    val_size: int | None = 2000
+    train_subset: int | None = 5000
+    score_batches: int = 1           # SNIP and GraSP look at this many batches
+    synflow_rounds: int = 20
+    imp_max_rate: float = 0.8        # IMP removes at most this much of the survivors a round
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(iterations=self.iterations, batch_size=self.batch_size, lr=self.lr,
+                           eval_every=self.eval_every, test_every=self.iterations)
+
+
+SIZES = {
+    "quick": dict(),
+    "standard": dict(sparsities=(0.9, 0.95, 0.98, 0.99, 0.995), trials=2, iterations=2000,
+                     eval_every=200, train_subset=None, synflow_rounds=100, imp_max_rate=0.6),
+    "paper": dict(sparsities=(0.9, 0.95, 0.98, 0.99, 0.995), trials=5, iterations=20_000,
+                  eval_every=250, val_size=5000, train_subset=None, synflow_rounds=100,
+                  imp_max_rate=0.2),
+}
+
+
+def study_config(profile: str | None = None, **overrides) -> StudyConfig:
+    """The study's config at ``profile`` (default ``$LTH_PROFILE``)."""
+    from . import profile as current
+    profile = profile or current()
+    if profile not in SIZES:
+        raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(SIZES)}")
+    return StudyConfig(profile=profile, **{**SIZES[profile], **overrides})
+
+
+def _train(template, cfg, data, members, seed, desc, progress):
+    """Train (init params, masks) members as one population, on the same batches."""
+    from .lottery import derive_seed
+    return train_population(template, stack_masks([m[0] for m in members]),
+                            stack_masks([m[1] for m in members]), data, cfg.train_config(),
+                            [derive_seed(cfg.seed, "batches", seed)] * len(members),
+                            progress=progress, desc=desc)
+
+
+def _trial(cfg: StudyConfig, t: int, data, progress) -> list[dict]:
+    """Every entry of trial ``t``: dense, the IMP chain (global magnitude pruning, reset to
+    θ0), every method and variant at every sparsity."""
+    from .lottery import derive_seed
+    template = models.build("lenet")
+    model = models.build("lenet", derive_seed(cfg.seed, "init", t))
+    theta0 = {n: p.detach().clone() for n, p in model.named_parameters()}
+    reinit = {n: p.detach() for n, p in
+              models.build("lenet", derive_seed(cfg.seed, "reinit", t)).named_parameters()}
+    gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "masks", t))
+    n_score = cfg.score_batches * cfg.batch_size
+    idx = torch.randperm(len(data.train_y), generator=gen)[:n_score].to(data.device)
+    x, y = data.train_x[idx].cpu(), data.train_y[idx].cpu()
+    entries = []
+
+    def entry(method, variant, s, masks, h, k):
+        entries.append({"trial": t, "sparsity": s, "method": method, "variant": variant,
+                        "layers": kept_fractions(masks), **{key: h.member(k)[key] for key in (
+                            "early_stop_test_acc", "early_stop_iteration", "final_test_acc")}})
+
+    masks = ones(model)
+    h = _train(template, cfg, data, [(theta0, masks)], t, "dense", progress)
+    entry("dense", "original", 0.0, masks, h.history, 0)
+    imp = {}
+    for s in imp_schedule(cfg.sparsities, cfg.imp_max_rate):
+        trained = {n: v[0].cpu() for n, v in h.params.items()}
+        masks = pruning.to_sparsity(trained, masks, s, scope="global")
+        h = _train(template, cfg, data, [(theta0, masks)], t, f"IMP {100 * s:.1f}%", progress)
+        if any(abs(s - v) < 1e-9 for v in cfg.sparsities):
+            s = min(cfg.sparsities, key=lambda v: abs(v - s))
+            imp[s] = masks
+            entry("imp", "original", s, masks, h.history, 0)
+    # every method and variant at every sparsity: one population
+    members, labels = [], []
+    for s in cfg.sparsities:
+        for method in cfg.methods:
+            m = prune_at_init(method, model, s, x, y, gen, cfg.synflow_rounds)
+            variants = ("original", "reinit") if method == "random" else VARIANTS
+            for v in variants:
+                labels.append((method, v, s))
+                members.append((reinit if v == "reinit" else theta0,
+                                shuffle_within_layers(m, gen) if v == "shuffled" else m))
+        labels += [("imp", "shuffled", s), ("imp", "reinit", s)]
+        members += [(theta0, shuffle_within_layers(imp[s], gen)), (reinit, imp[s])]
+    run = _train(template, cfg, data, members, t, f"trial {t}: {len(members)} networks",
+                 progress)
+    for k, (method, v, s) in enumerate(labels):
+        entry(method, v, s, members[k][1], run.history, k)
+    return entries
+
+
+def run_study(cfg: StudyConfig, data=None, progress: bool | None = None, log=print) -> dict:
+    """Run (or load from ``data/results/prune-at-init-PROFILE.json``, or resume) the study.
+
+    The record is written after every trial; a killed run resumes at the next trial.
+    Its ``entries`` hold one dict per trained network: trial, sparsity, method ("dense", "imp"
+    or one of :data:`METHODS`), variant, per-layer kept fractions and test accuracies.
+    """
+    from . import data as data_mod
+    from . import device_name
+    path = results.results_dir() / f"{cfg.name}-{cfg.profile}.json"
+    config = cfg.to_dict()
+    cached = results.load_cached(path, config, verbose=False)
+    if cached is not None:
+        return cached
+    record = results.load_record(path) if path.exists() else None
+    if record is None or record.get("config") != config:
+        record = {"schema": results.SCHEMA, "kind": results.KIND, "config": config,
+                  "config_key": results.config_key(config), "trials_done": 0,
+                  "device": "", "precision": "fp32", "complete": False, "wall_time_s": 0.0,
+                  "rounds": [{"round": i, "fraction_remaining": 1 - s} for i, s in
+                             enumerate([0.0] + imp_schedule(cfg.sparsities, cfg.imp_max_rate))],
+                  "entries": []}
+    data = data or data_mod.load("mnist", val_size=cfg.val_size, train_subset=cfg.train_subset)
+    record["device"] = device_name(data.device)
+    for t in range(record["trials_done"], cfg.trials):
+        started = time.time()
+        record["entries"] += _trial(cfg, t, data, progress)
+        record.update(trials_done=t + 1, complete=t + 1 == cfg.trials,
+                      code_version=results.code_version(),
+                      wall_time_s=round(record["wall_time_s"] + time.time() - started, 1))
+        results.save_record(record, path)
+        log(f"trial {t + 1}/{cfg.trials} done ({record['wall_time_s'] / 60:.1f} min so far)")
+    return record
+
+
+def summary(record: dict, key: str = "early_stop_test_acc") -> dict[tuple[str, str], dict]:
+    """(method, variant) -> {"sparsity": [...], "mean": [...], "min": [...], "max": [...]}
+    over trials, sparsities ascending (the dense network: ("dense", "original") at 0)."""
+    groups: dict[tuple[str, str], dict[float, list[float]]] = {}
+    for e in record["entries"]:
+        groups.setdefault((e["method"], e["variant"]), {}).setdefault(e["sparsity"], []) \
+            .append(e[key])
+    out = {}
+    for k, by_s in groups.items():
+        s = sorted(by_s)
+        out[k] = {"sparsity": s, "mean": [sum(by_s[v]) / len(by_s[v]) for v in s],
+                  "min": [min(by_s[v]) for v in s], "max": [max(by_s[v]) for v in s]}
+    return out

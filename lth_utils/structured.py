@@ -1,0 +1,186 @@
+"""Structured pruning: remove whole neurons, so the layers really shrink (chapter 12).
+
+Unstructured pruning zeroes single weights; the matrices keep their shape and a dense kernel
+multiplies the zeros. Removing a hidden *neuron* of a fully connected network deletes a row of
+its layer's weight (and its bias) and the matching column of the next layer: the network is a
+smaller dense network, fast with any dense kernel. Which neurons go: those whose incoming weights
+have the smallest L1 norm, the criterion Li et al. (2017) use for convolution filters.
+
+:func:`prune_neurons` does it for a ``nn.Sequential`` of Linear/ReLU layers (LeNet-300-100),
+:func:`widths_for_fraction` picks hidden widths with a given number of weights, and
+:func:`compare` prunes a trained LeNet both ways at the same weight counts and fine-tunes each:
+the chapter's accuracy-versus-latency study, cached as a JSON record (:func:`cached_compare`).
+"""
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import masks as masks_mod
+from . import pruning, results, training
+from .data import Splits
+
+
+def linear_layers(model: nn.Sequential) -> list[str]:
+    """Names of the Linear layers of ``model``, in order; anything but Flatten, ReLU, Dropout
+    and Linear raises (this module handles fully connected networks)."""
+    names = []
+    for name, m in model.named_children():
+        if isinstance(m, nn.Linear):
+            names.append(name)
+        elif not isinstance(m, (nn.Flatten, nn.ReLU, nn.Dropout)):
+            raise ValueError(f"structured pruning here handles Flatten/Linear/ReLU/Dropout "
+                             f"networks (LeNet-300-100), not layer {name!r}: {m}")
+    return names
+
+
+def count_weights(model: nn.Module) -> int:
+    """Number of weights (not biases) of ``model``'s Linear layers."""
+    return sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Linear))
+
+
+def neuron_norms(model: nn.Sequential) -> dict[str, torch.Tensor]:
+    """L1 norm of each hidden neuron's incoming weights: layer name -> (out,), hidden layers
+    only (the output layer's neurons are the classes and stay)."""
+    names = linear_layers(model)
+    mods = dict(model.named_children())
+    return {n: mods[n].weight.detach().abs().sum(dim=1) for n in names[:-1]}
+
+
+def prune_neurons(model: nn.Sequential, widths: list[int]) -> nn.Sequential:
+    """A copy of ``model`` whose hidden layers keep the ``widths`` neurons of largest L1 norm
+    (in their original order): rows of layer i and columns of layer i + 1 removed.
+
+    The norms are those of the original network's incoming weights, layer by layer, after the
+    previous layer's removed inputs are gone.
+    """
+    small = copy.deepcopy(model)
+    names = linear_layers(small)
+    if len(widths) != len(names) - 1:
+        raise ValueError(f"give one width per hidden layer ({len(names) - 1}), got {widths}")
+    mods = dict(small.named_children())
+    for i, (name, w) in enumerate(zip(names[:-1], widths)):
+        layer, nxt = mods[name], mods[names[i + 1]]
+        if not 1 <= w <= layer.out_features:
+            raise ValueError(f"width of {name} must be in 1..{layer.out_features}, got {w}")
+        keep = torch.topk(layer.weight.detach().abs().sum(1), w).indices.sort().values
+        new = nn.Linear(layer.in_features, w)
+        new_next = nn.Linear(w, nxt.out_features)
+        with torch.no_grad():
+            new.weight.copy_(layer.weight[keep])
+            new.bias.copy_(layer.bias[keep])
+            new_next.weight.copy_(nxt.weight[:, keep])
+            new_next.bias.copy_(nxt.bias)
+        setattr(small, name, new)
+        setattr(small, names[i + 1], new_next)
+        mods = dict(small.named_children())
+    return small
+
+
+def widths_for_fraction(fraction: float, sizes=(784, 300, 100, 10)) -> list[int]:
+    """Hidden widths, each the same fraction s of the original, whose network has about
+    ``fraction`` of the original's weights (the largest s that does not exceed it)."""
+    pruning.check_fraction(1 - fraction, "fraction of weights kept (1 - it)")
+
+    def weights(ws):
+        full = [sizes[0], *ws, sizes[-1]]
+        return sum(a * b for a, b in zip(full[:-1], full[1:]))
+    target = fraction * weights(sizes[1:-1])
+    best = [1] * (len(sizes) - 2)
+    for k in range(1, 10_001):
+        ws = [max(1, round(h * k / 10_000)) for h in sizes[1:-1]]
+        if weights(ws) > target:
+            break
+        best = ws
+    return best
+
+
+def compare(model: nn.Sequential, data: Splits, fractions, cfg: training.TrainConfig,
+            seed: int = 0) -> tuple[list[dict], dict]:
+    """Prune the trained ``model`` to each fraction of its weights two ways and fine-tune each
+    with ``cfg``: unstructured (layerwise magnitude, every layer that fraction) and structured
+    (:func:`prune_neurons` to :func:`widths_for_fraction`). Returns rows {"fraction",
+    "method", "weights", "widths", "test_acc"} and the fine-tuned unstructured networks with
+    their masks by fraction: {fraction: (model, masks)}."""
+    rows, nets = [], {}
+    for f in fractions:
+        m = copy.deepcopy(model)
+        mk = pruning.to_sparsity(m, masks_mod.ones(m), 1 - f)
+        h = training.train(m, data, cfg, masks=mk, seed=seed, progress=False)
+        rows.append({"fraction": f, "method": "unstructured", "widths": [300, 100],
+                     "weights": int(sum(v.sum().item() for v in mk.values())),
+                     "test_acc": round(h.early_stop_test_acc[0], 5)})
+        nets[f] = (m, mk)
+        widths = widths_for_fraction(f)
+        s = prune_neurons(model, widths)
+        h = training.train(s, data, cfg, seed=seed, progress=False)
+        rows.append({"fraction": f, "method": "structured", "widths": widths,
+                     "weights": count_weights(s),
+                     "test_acc": round(h.early_stop_test_acc[0], 5)})
+    return rows, nets
+
+
+def cached_compare(name: str, config: dict, compute) -> dict:
+    """The record ``results_dir()/name.json`` if it holds exactly ``config``; else run
+    ``compute()`` (returning a dict of results), time it, and save it with its config, code
+    version and device. The chapter's expensive training goes through here."""
+    from . import device_name
+    path = results.results_dir() / f"{name}.json"
+    if path.exists():
+        rec = json.loads(path.read_text())
+        if rec.get("config") == config:
+            return rec
+        print(f"{path.name}: config changed: recomputing")
+    t = time.time()
+    out = compute()
+    rec = {"kind": "lth-chapter12", "config": config, "code_version": results.code_version(),
+           "device": device_name(), "wall_time_s": round(time.time() - t, 1), **out}
+    results.atomic_write_text(path, json.dumps(rec, indent=1))
+    return rec
+
+
+def record_path(name: str) -> Path:
+    """Where :func:`cached_compare` keeps the record ``name`` (and files beside it)."""
+    return results.results_dir() / f"{name}.json"
+
+
+def lenet_study(config: dict) -> dict:
+    """Chapter 12's training, for :func:`cached_compare`: train LeNet-300-100 dense on MNIST,
+    :func:`compare` at ``config["fractions"]``, and save the unstructured network nearest 8% of
+    the weights with :func:`lth_utils.sparse.save_compressed` beside the record, reloading it to
+    test it. ``config``: name, train_subset, n_eval, iterations, finetune_iterations,
+    fractions, weight_bits, seed."""
+    from . import data as data_mod
+    from . import models, sparse
+    d = data_mod.load("mnist", train_subset=config["train_subset"])
+    n = config["n_eval"]
+    d.val_x, d.val_y, d.test_x, d.test_y = d.val_x[:n], d.val_y[:n], d.test_x[:n], d.test_y[:n]
+    model = models.build("lenet", seed=config["seed"])
+    cfg = training.TrainConfig(iterations=config["iterations"], eval_every=100)
+    dense = training.train(model, d, cfg, seed=config["seed"], progress=False)
+    ft = training.TrainConfig(iterations=config["finetune_iterations"], eval_every=50)
+    rows, nets = compare(model, d, config["fractions"], ft, config["seed"])
+    f = min(nets, key=lambda x: abs(x - 0.08))
+    net, mk = nets[f]
+    path = record_path(config["name"]).with_suffix(".lthc")
+    size = sparse.save_compressed(net, mk, path, weight_bits=config["weight_bits"])
+    back = models.build("lenet", seed=config["seed"] + 1)
+    sparse.load_compressed(path, back)
+    return {"dense_test_acc": round(dense.early_stop_test_acc[0], 5), "rows": rows,
+            "compressed": {"file": path.name, "bytes": size, "fraction": f,
+                           "test_acc_fp32": accuracy(net, d), "test_acc_reloaded":
+                           accuracy(back, d)}}
+
+
+def accuracy(model: nn.Module, data: Splits) -> float:
+    """Test accuracy of ``model`` on ``data.test_x`` (all at once, no gradients); the model is
+    moved to the data's device."""
+    model.to(data.test_x.device).eval()
+    with torch.no_grad():
+        acc = (model(data.test_x).argmax(1) == data.test_y).float().mean().item()
+    return round(acc, 5)

@@ -1,0 +1,343 @@
+"""Do tickets transfer? Tickets found on one dataset, trained on another (chapter 11).
+
+Morcos et al. (2019) train a ticket found on a *source* dataset on a *target* dataset. Here:
+LeNet-300-100, MNIST and Fashion-MNIST, both directions. For every trial one θ0 is drawn and
+iterative magnitude pruning (train, prune per layer, reset to θ0) finds a ticket on *each*
+dataset from that same θ0. At a few rounds, four starts with identical per-layer counts are
+trained on the target, on the same batches::
+
+    source_ticket   the source's mask, θ0           (the transferred ticket)
+    reinit          the source's mask, a new θ0'    (does θ0 still matter on the target?)
+    random_mask     a random mask, θ0               (does the source's mask matter?)
+    target_ticket   the target's own mask, θ0       (a ticket found on the target itself)
+
+Since both tickets start from the same θ0, the transferred ticket and the target's own ticket
+differ in their masks only. :func:`mask_overlap` measures how much two masks share against
+chance. :func:`run_transfer` caches its record in ``data/results/transfer-lenet-PROFILE.json``;
+the functions after it read that record. Its figures are in :mod:`lth_utils.transfer_plots`.
+"""
+from __future__ import annotations
+
+import base64
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import data as data_mod
+from . import models, results
+from .lottery import derive_seed
+from .masks import Masks, fraction_remaining, ones
+from .pruning import check_fraction, l1_unstructured, random_like
+from .training import TrainConfig, stack_masks, train_population
+
+STARTS = ("source_ticket", "reinit", "random_mask", "target_ticket")
+LABELS = {"source_ticket": "transferred ticket (source mask, θ0)",
+          "reinit": "source mask, reinitialised", "random_mask": "random mask, θ0",
+          "target_ticket": "target's own ticket (its mask, θ0)"}
+NAMES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+
+
+@dataclass
+class TransferConfig:
+    """Everything that determines the transfer study's numbers (profiles change sizes only)."""
+    name: str = "transfer-lenet"
+    profile: str = "quick"
+    datasets: tuple[str, ...] = ("mnist", "fashion-mnist")
+    trials: int = 1
+    rates: tuple[float, float] = (0.2, 0.1)     # per round: hidden layers, output layer
+    levels: tuple[int, ...] = (7, 12, 15)       # the rounds whose tickets are transferred
+    iterations: int = 2000
+    eval_every: int = 100
+    batch_size: int = 60
+    lr: float = 1.2e-3
+    train_subset: int | None = None
+    eval_size: int | None = None                # validation and test images kept (None: all)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.datasets, self.rates = tuple(self.datasets), tuple(self.rates)
+        self.levels = tuple(self.levels)
+        if len(self.datasets) != 2 or len(set(self.datasets)) != 2:
+            raise ValueError(f"datasets must be two different names, got {self.datasets}")
+        for d in self.datasets:
+            data_mod._check_name(d)
+        for r in self.rates:
+            check_fraction(r, "pruning rate")
+        if not self.levels or sorted(set(self.levels)) != list(self.levels) \
+                or self.levels[0] < 1:
+            raise ValueError(f"levels must be increasing rounds >= 1, e.g. (7, 12, 15), "
+                             f"got {self.levels}")
+        if self.trials < 1:
+            raise ValueError(f"trials must be >= 1, got {self.trials}")
+        self.train_config()   # checks iterations and eval_every
+
+    def train_config(self) -> TrainConfig:
+        # the test set only at the early stop and the end: the study reports early stops
+        return TrainConfig(iterations=self.iterations, batch_size=self.batch_size, lr=self.lr,
+                           eval_every=self.eval_every,
+                           test_every=self.eval_every * -(-self.iterations // self.eval_every))
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+# 0.8^7 = 21%, 0.8^12 = 6.9%, 0.8^15 = 3.5% of the hidden weights (the paper's Figure 3 levels);
+# quick prunes half per round: 0.5^2 = 25%, 0.5^4 = 6.3%, 0.5^5 = 3.1%.
+SIZES = {"quick": dict(trials=1, rates=(0.5, 0.25), levels=(2, 4, 5), iterations=300,
+                       eval_every=50, train_subset=5000, eval_size=2000),
+         "standard": dict(trials=2, iterations=2000, eval_every=100),
+         "paper": dict(trials=5, iterations=50_000, eval_every=100)}
+
+
+def transfer_config(profile: str | None = None, **overrides) -> TransferConfig:
+    """The study's config at ``profile`` (default ``$LTH_PROFILE`` or "quick")."""
+    profile = profile or os.environ.get("LTH_PROFILE", "quick")
+    if profile not in SIZES:
+        raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(SIZES)}")
+    return TransferConfig(profile=profile, **{**SIZES[profile], **overrides})
+
+
+# ----------------------------------------------------------------------------- masks
+
+def mask_overlap(a: Masks, b: Masks) -> list[dict]:
+    """How much two mask sets share, per layer and in total, against chance.
+
+    Per layer (``n`` weights, ``a`` keeps a fraction ``fa``, ``b`` keeps ``fb``): ``shared`` is
+    the number kept by both, ``both = shared / n``, and ``chance = fa * fb`` is what ``both``
+    would be on average if ``b`` were a random mask with its own count; ``lift = both / chance``
+    (1: no more than chance) and ``of_a = shared / kept_a`` (how much of ``a`` ``b`` keeps).
+    The row "all" sums the layers: its chance is the count-weighted sum of the layers'
+    ``n * fa * fb``, not the product of the overall fractions.
+    """
+    if list(a) != list(b) or any(a[n].shape != b[n].shape for n in a):
+        raise ValueError("the two mask sets must have the same layers and shapes: build both "
+                         "for the same model (masks.ones(model))")
+    rows = []
+    for n in a:
+        total, ka, kb = a[n].numel(), int(a[n].sum()), int(b[n].sum())
+        rows.append({"layer": n, "total": total, "kept_a": ka, "kept_b": kb,
+                     "shared": int((a[n].bool() & b[n].bool()).sum()),
+                     "expected": ka * kb / total})
+    rows.append({"layer": "all", **{k: sum(r[k] for r in rows)
+                                   for k in ("total", "kept_a", "kept_b", "shared", "expected")}})
+    for r in rows:
+        r["both"], r["chance"] = r["shared"] / r["total"], r["expected"] / r["total"]
+        r["lift"] = r["shared"] / r["expected"] if r["expected"] else float("nan")
+        r["of_a"] = r["shared"] / r["kept_a"] if r["kept_a"] else float("nan")
+    return rows
+
+
+def pixel_keep(masks: Masks, name: str = "fc1.weight", side: int = 28) -> torch.Tensor:
+    """(side, side): the fraction of each input pixel's weights in layer ``name`` that are kept."""
+    return masks[name].float().mean(0).view(side, side)
+
+
+def pack(masks: Masks) -> dict[str, str]:
+    """A mask set as text for a JSON record (1 bit a weight, base64)."""
+    return {n: base64.b64encode(np.packbits(m.bool().numpy().ravel()).tobytes()).decode()
+            for n, m in masks.items()}
+
+
+def unpack(packed: dict[str, str], template: Masks) -> Masks:
+    """The inverse of :func:`pack`; ``template`` gives the shapes (e.g. ``masks.ones(model)``)."""
+    out = {}
+    for n, t in template.items():
+        bits = np.unpackbits(np.frombuffer(base64.b64decode(packed[n]), np.uint8))
+        out[n] = torch.from_numpy(bits[:t.numel()].astype(np.float32)).view_as(t)
+    return out
+
+
+# ----------------------------------------------------------------------------- the study
+
+def _rates(cfg: TransferConfig, masks: Masks) -> dict[str, float]:
+    last = list(masks)[-1]
+    return {n: cfg.rates[1] if n == last else cfg.rates[0] for n in masks}
+
+
+def initial_weights(cfg: TransferConfig, *labels) -> dict[str, torch.Tensor]:
+    model = models.build("lenet", derive_seed(cfg.seed, *labels))
+    return {n: p.detach().clone() for n, p in model.named_parameters()}
+
+
+def _summaries(run, k: int) -> list[dict]:
+    h = run.history
+    return [{"early_stop_test_acc": round(h.early_stop_test_acc[i], 5),
+             "early_stop_iteration": h.early_stop_iteration[i],
+             "final_test_acc": round(h.final_test_acc[i], 5)} for i in range(k)]
+
+
+def load_data(cfg: TransferConfig, name: str) -> data_mod.Splits:
+    """Dataset ``name`` at the config's sizes (training subset, evaluation sets kept)."""
+    d = data_mod.load(name, train_subset=cfg.train_subset)
+    if cfg.eval_size is not None:
+        d.val_x, d.val_y = d.val_x[:cfg.eval_size], d.val_y[:cfg.eval_size]
+        d.test_x, d.test_y = d.test_x[:cfg.eval_size], d.test_y[:cfg.eval_size]
+    return d
+
+
+def find_tickets(cfg: TransferConfig, d: data_mod.Splits, progress: bool | None = None
+                 ) -> tuple[dict[int, list[Masks]], list[dict]]:
+    """Iterative magnitude pruning on ``d``, all trials as one population.
+
+    Trial t starts from θ0 = ``initial_weights(cfg, "init", t)``, the same on every dataset.
+    Returns (round -> one mask set per trial, for each round of ``cfg.levels``; the dense
+    network's summary per trial).
+    """
+    template = models.build("lenet")
+    inits = [initial_weights(cfg, "init", t) for t in range(cfg.trials)]
+    current = [ones(template) for _ in inits]
+    seeds = [derive_seed(cfg.seed, "batches", t, d.name) for t in range(cfg.trials)]
+    found, dense = {}, []
+    for r in range(max(cfg.levels)):
+        run = train_population(template, stack_masks(inits), stack_masks(current), d,
+                               cfg.train_config(), seeds, progress, f"{d.name} round {r}")
+        dense = dense or _summaries(run, cfg.trials)
+        trained = {n: v.cpu() for n, v in run.params.items()}
+        current = [l1_unstructured({n: trained[n][t] for n in m}, m, _rates(cfg, m))
+                   for t, m in enumerate(current)]
+        if r + 1 in cfg.levels:
+            found[r + 1] = current
+    return found, dense
+
+
+def four_starts(cfg: TransferConfig, source: Masks, target: Masks, trial: int, level: int,
+                names: tuple[str, str]) -> list[tuple[str, dict, Masks]]:
+    """(start, initial weights, masks) of the four starts on the target (see the module)."""
+    theta0 = initial_weights(cfg, "init", trial)
+    gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "random_mask", trial, level, *names))
+    return [("source_ticket", theta0, source),
+            ("reinit", initial_weights(cfg, "reinit", trial, level, *names), source),
+            ("random_mask", theta0, random_like(source, gen)),
+            ("target_ticket", theta0, target)]
+
+
+def _load_state(ckpt: Path, config: dict, log) -> dict | None:
+    """The checkpoint of a killed run of ``config``, if readable (else None)."""
+    if not ckpt.exists():
+        return None
+    try:
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+    except Exception as err:  # truncated or corrupt
+        log(f"{ckpt.name} is unreadable ({type(err).__name__}); starting afresh")
+        return None
+    return state if state.get("config") == config else None
+
+
+def run_transfer(cfg: TransferConfig, out: str | Path | None = None,
+                 progress: bool | None = None, log=print) -> dict:
+    """The transfer study's record: read from ``out`` if computed with this config, else run.
+
+    ``out`` defaults to ``data/results/transfer-lenet-PROFILE.json``. A checkpoint beside it
+    (``.ckpt.pt``) is written after each stage (the tickets on each dataset, then each
+    direction), so a killed run resumes where it stopped and ends with the same record.
+    """
+    from . import device_name
+    out = Path(out) if out is not None else \
+        results.results_dir() / f"{cfg.name}-{cfg.profile}.json"
+    cached = results.load_cached(out, cfg.to_dict())
+    if cached is not None:
+        return cached
+    ckpt = out.with_suffix(".ckpt.pt")
+    state = _load_state(ckpt, cfg.to_dict(), log)
+    if state is None:
+        log(f"computing {out.name} (no record for this config)")
+        state = {"config": cfg.to_dict(), "tickets": {}, "dense": {}, "directions": [],
+                 "wall_time_s": 0.0}
+    else:
+        log(f"resuming {out.name} from {ckpt.name}")
+
+    def checkpoint(started: float) -> None:
+        state["wall_time_s"] += time.time() - started
+        tmp = ckpt.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, ckpt)
+
+    splits = {n: load_data(cfg, n) for n in cfg.datasets}
+    tickets, dense = state["tickets"], state["dense"]
+    for n, d in splits.items():
+        if n not in tickets:
+            started = time.time()
+            tickets[n], dense[n] = find_tickets(cfg, d, progress)
+            checkpoint(started)
+    levels = []
+    for lv in cfg.levels:
+        a, b = (tickets[n][lv] for n in cfg.datasets)
+        levels.append({"round": lv, "fraction_remaining": fraction_remaining(a[0]),
+                       "layers": {r["layer"]: r["kept_a"] / r["total"]
+                                  for r in mask_overlap(a[0], b[0])},
+                       "overlap": [mask_overlap(x, y) for x, y in zip(a, b)],
+                       "masks": {n: pack(tickets[n][lv][0]) for n in cfg.datasets}})
+    directions = state["directions"]
+    for src, tgt in (cfg.datasets, cfg.datasets[::-1])[len(directions):]:
+        started = time.time()
+        members = [(lv, t, *s) for lv in cfg.levels for t in range(cfg.trials)
+                   for s in four_starts(cfg, tickets[src][lv][t], tickets[tgt][lv][t], t, lv,
+                                        (src, tgt))]
+        seeds = [derive_seed(cfg.seed, "batches", m[1], tgt) for m in members]
+        run = train_population(models.build("lenet"), stack_masks([m[3] for m in members]),
+                               stack_masks([m[4] for m in members]), splits[tgt],
+                               cfg.train_config(), seeds, progress, f"{src} -> {tgt}")
+        got = _summaries(run, len(members))
+        directions.append({"source": src, "target": tgt, "levels": [
+            {"round": lv, "starts": {s: [g for m, g in zip(members, got)
+                                         if m[0] == lv and m[2] == s] for s in STARTS}}
+            for lv in cfg.levels]})
+        checkpoint(started)
+    record = {"kind": results.KIND, "schema": results.SCHEMA, "config": cfg.to_dict(),
+              "complete": True, "code_version": results.code_version(),
+              "device": device_name(splits[cfg.datasets[0]].device), "precision": "fp32",
+              "wall_time_s": round(state["wall_time_s"], 1), "dense": dense, "levels": levels,
+              "directions": directions}
+    results.save_record(record, out)
+    ckpt.unlink(missing_ok=True)
+    return record
+
+
+# ----------------------------------------------------------------------------- reading
+
+def start_summary(record: dict, source: str, start: str,
+                  key: str = "early_stop_test_acc") -> dict[str, np.ndarray]:
+    """``key`` of one start in the direction from ``source``, per level: fraction (L,) and
+    mean, lo, hi (L,) over trials."""
+    [d] = [d for d in record["directions"] if d["source"] == source]
+    vals = np.array([[m[key] for m in lv["starts"][start]] for lv in d["levels"]], dtype=float)
+    return {"fraction": np.array([lv["fraction_remaining"] for lv in record["levels"]]),
+            "mean": vals.mean(1), "lo": vals.min(1), "hi": vals.max(1)}
+
+
+def dense_acc(record: dict, dataset: str) -> float:
+    """The dense network's mean test accuracy at early stop on ``dataset`` (round 0 of IMP)."""
+    return float(np.mean([m["early_stop_test_acc"] for m in record["dense"][dataset]]))
+
+
+def provenance(record: dict) -> str:
+    """Where the numbers come from: profile, trials, levels, iterations, code, compute time."""
+    c, v = record["config"], record.get("code_version", {})
+    return (f"record {c['name']} · profile {c['profile']} · {c['trials']} trial(s) · "
+            f"rounds {', '.join(map(str, c['levels']))} · {c['iterations']:,} iterations each "
+            f"· lth_utils {v.get('lth_utils', '?')} @ {v.get('git') or '?'} · "
+            f"{record.get('wall_time_s', 0) / 60:.1f} min of compute")
+
+
+def level_masks(record: dict, i: int) -> dict[str, Masks]:
+    """Trial 0's ticket of each dataset at level ``i`` of the record: dataset -> mask set."""
+    template = ones(models.build("lenet"))
+    return {n: unpack(p, template) for n, p in record["levels"][i]["masks"].items()}
+
+
+def overlap_state(record: dict, i: int) -> dict:
+    """What chapter 11's slider shows at level ``i``: ``label``, ``pixels`` (dataset -> (28, 28)
+    kept fraction of fc1's weights per input pixel, trial 0), ``rows`` (per layer: ``of_a`` and
+    the chance of a random mask, ``of_chance``; means over trials)."""
+    lv, (a, b) = record["levels"][i], record["config"]["datasets"]
+    trials = lv["overlap"]
+    rows = [{"layer": r["layer"], "of_a": float(np.mean([t[j]["of_a"] for t in trials])),
+             "of_chance": r["kept_b"] / r["total"]} for j, r in enumerate(trials[0])]
+    masks = level_masks(record, i)
+    return {"label": f"{100 * lv['fraction_remaining']:.1f}% of weights left "
+                     f"(round {lv['round']})", "datasets": (a, b), "rows": rows,
+            "pixels": {n: pixel_keep(masks[n]).numpy() for n in (a, b)}}

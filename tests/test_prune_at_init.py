@@ -1,0 +1,267 @@
+"""Tests of lth_utils/prune_at_init.py: every score and mask operation on tiny networks."""
+import json
+from collections import OrderedDict
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lth_utils import masks as masks_mod
+from lth_utils import models
+from lth_utils import prune_at_init as pai
+
+
+def tiny(seed: int = 0) -> nn.Sequential:
+    """A 4-3-2 ReLU network with known random weights."""
+    torch.manual_seed(seed)
+    return nn.Sequential(OrderedDict([("fc1", nn.Linear(4, 3)), ("relu", nn.ReLU()),
+                                      ("fc2", nn.Linear(3, 2))]))
+
+
+def tiny_data(n: int = 8):
+    g = torch.Generator().manual_seed(1)
+    return torch.randn(n, 4, generator=g), torch.randint(0, 2, (n,), generator=g)
+
+
+@pytest.fixture(scope="module")
+def lenet():
+    g = torch.Generator().manual_seed(0)
+    return models.build("lenet", 0), torch.randn(32, 1, 28, 28, generator=g), \
+        torch.randint(0, 10, (32,), generator=g)
+
+
+# ----------------------------------------------------------------------------- scores
+
+def test_magnitude_scores_are_abs_weights():
+    net = tiny()
+    s = pai.magnitude_scores(net)
+    assert set(s) == {"fc1.weight", "fc2.weight"}
+    assert torch.equal(s["fc1.weight"], net.fc1.weight.detach().abs())
+
+
+def test_snip_matches_a_hand_computed_gradient():
+    net, (x, y) = tiny(), tiny_data()
+    s = pai.snip_scores(net, x, y)
+    net.zero_grad()
+    F.cross_entropy(net(x), y).backward()
+    for name, p in net.named_parameters():
+        if name.endswith("weight"):
+            assert s[name].shape == p.shape
+            assert torch.allclose(s[name], (p.grad * p).abs().detach(), atol=1e-7)
+    assert all(p.grad is not None for p in net.parameters())   # our call did not touch them
+
+
+def test_snip_respects_masks():
+    net, (x, y) = tiny(), tiny_data()
+    m = masks_mod.ones(net)
+    m["fc1.weight"][0] = 0
+    s = pai.snip_scores(net, x, y, m)
+    assert torch.all(s["fc1.weight"][0] == 0)
+
+
+def test_grasp_is_weight_times_hessian_gradient_product():
+    net, (x, y) = tiny(), tiny_data()
+    s = pai.grasp_scores(net, x, y, temperature=1.0)
+    params = list(net.parameters())
+    weights = [net.fc1.weight, net.fc2.weight]
+    loss = F.cross_entropy(net(x), y)
+    g = torch.autograd.grad(loss, weights, create_graph=True)
+    flat_g = torch.cat([t.reshape(-1) for t in g])
+    # the full Hessian of the loss in the two weights, row by row
+    rows = [torch.cat([t.reshape(-1) for t in torch.autograd.grad(gi, weights,
+                                                                  retain_graph=True)])
+            for gi in flat_g]
+    hg = torch.stack(rows) @ flat_g.detach()
+    expected = torch.cat([w.reshape(-1) for w in weights]).detach() * hg
+    got = torch.cat([s["fc1.weight"].reshape(-1), s["fc2.weight"].reshape(-1)])
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert len(params) == 4 and (got < 0).any() and (got > 0).any()   # signed
+
+
+def test_synflow_known_value_on_a_chain():
+    """Two 1x1 layers w1, w2: R = |w1||w2|, so both scores are |w1 w2|."""
+    net = nn.Sequential(OrderedDict([("fc1", nn.Linear(1, 1)), ("relu", nn.ReLU()),
+                                     ("fc2", nn.Linear(1, 1))]))
+    with torch.no_grad():
+        net.fc1.weight.fill_(-2.0), net.fc2.weight.fill_(3.0)
+        net.fc1.bias.zero_(), net.fc2.bias.zero_()
+    s = pai.synflow_scores(net)
+    assert s["fc1.weight"].item() == pytest.approx(6.0)
+    assert s["fc2.weight"].item() == pytest.approx(6.0)
+
+
+def test_synflow_conserves_flow_per_layer(lenet):
+    """Tanaka et al.'s conservation law: with zero biases every layer's scores sum to R."""
+    model = lenet[0]
+    s = pai.synflow_scores(model)
+    sums = [v.double().sum().item() for v in s.values()]
+    assert sums[0] == pytest.approx(sums[1], rel=1e-4) == pytest.approx(sums[2], rel=1e-4)
+
+
+def test_synflow_needs_an_input_shape_for_conv():
+    with pytest.raises(ValueError, match="input_shape"):
+        pai.synflow_scores(models.conv_net("conv2"))
+
+
+def test_scores_are_deterministic(lenet):
+    model, x, y = lenet
+    for fn in (lambda: pai.snip_scores(model, x, y), lambda: pai.grasp_scores(model, x, y),
+               lambda: pai.synflow_scores(model)):
+        a, b = fn(), fn()
+        assert all(torch.equal(a[n], b[n]) for n in a)
+    r1 = pai.random_scores(model, torch.Generator().manual_seed(3))
+    r2 = pai.random_scores(model, torch.Generator().manual_seed(3))
+    assert all(torch.equal(r1[n], r2[n]) and r1[n].shape == r2[n].shape for n in r1)
+
+
+def test_invert_reverses_the_ranking_even_for_signed_scores():
+    s = {"w": torch.tensor([-2.0, -1.0, 1.0, 2.0])}
+    inv = pai.invert_scores(s)["w"]
+    assert torch.equal(inv.argsort(), s["w"].argsort().flip(0))
+    reciprocal = s["w"] / s["w"] ** 2           # the public SynFlow code's invert()
+    assert not torch.equal(reciprocal.argsort(), s["w"].argsort().flip(0))
+
+
+# ----------------------------------------------------------------------------- masks
+
+def test_global_mask_keeps_the_top_scores_across_layers():
+    scores = {"a": torch.tensor([[1.0, 5.0]]), "b": torch.tensor([[3.0, 4.0, 2.0]])}
+    m = pai.global_mask(scores, 0.6)         # keep 2 of 5
+    assert m["a"].tolist() == [[0.0, 1.0]] and m["b"].tolist() == [[0.0, 1.0, 0.0]]
+    alive = {"a": torch.tensor([[1.0, 0.0]]), "b": torch.ones(1, 3)}
+    m = pai.global_mask(scores, 0.6, alive)  # 5.0 is already pruned
+    assert m["a"].tolist() == [[0.0, 0.0]] and m["b"].tolist() == [[1.0, 1.0, 0.0]]
+    with pytest.raises(ValueError, match="sparsity"):
+        pai.global_mask(scores, 1.0)
+
+
+@pytest.mark.parametrize("method", pai.METHODS)
+def test_prune_at_init_hits_the_sparsity(lenet, method):
+    model, x, y = lenet
+    m = pai.prune_at_init(method, model, 0.95, x, y, torch.Generator().manual_seed(0),
+                          synflow_rounds=5)
+    masks_mod.check_fits(model, m)
+    total = sum(v.numel() for v in m.values())
+    assert abs(sum(int(v.sum()) for v in m.values()) - round(0.05 * total)) <= 3
+    assert all(set(v.unique().tolist()) <= {0.0, 1.0} for v in m.values())
+
+
+def test_prune_at_init_says_what_is_missing(lenet):
+    model = lenet[0]
+    with pytest.raises(ValueError, match="need data"):
+        pai.prune_at_init("snip", model, 0.9)
+    with pytest.raises(ValueError, match="Generator"):
+        pai.prune_at_init("random", model, 0.9)
+    with pytest.raises(ValueError, match="unknown method"):
+        pai.prune_at_init("obd", model, 0.9)
+
+
+def test_synflow_avoids_layer_collapse_where_magnitude_does_not(lenet):
+    model = lenet[0]
+    mag = pai.prune_at_init("magnitude", model, 0.999)
+    syn = pai.synflow(model, 0.999, rounds=20)
+    assert pai.collapsed_layers(mag) == ["fc1.weight"] and not pai.connected(mag)
+    assert pai.collapsed_layers(syn) == [] and pai.connected(syn)
+
+
+def test_random_keeps_every_layer_at_the_same_fraction(lenet):
+    m = pai.prune_at_init("random", lenet[0], 0.9, generator=torch.Generator().manual_seed(0))
+    fr = pai.kept_fractions(m)
+    assert all(abs(f - 0.1) < 1e-3 for f in fr.values())
+
+
+# ----------------------------------------------------------------------------- sanity checks
+
+def test_shuffle_changes_the_mask_and_keeps_every_layer_count(lenet):
+    m = pai.prune_at_init("magnitude", lenet[0], 0.9)
+    before = {n: v.clone() for n, v in m.items()}
+    sh = pai.shuffle_within_layers(m, torch.Generator().manual_seed(0))
+    for n in m:
+        assert torch.equal(m[n], before[n])                  # input untouched
+        assert int(sh[n].sum()) == int(m[n].sum())           # same count per layer
+        assert sh[n].shape == m[n].shape
+        assert not torch.equal(sh[n], m[n])                  # new positions
+    again = pai.shuffle_within_layers(m, torch.Generator().manual_seed(0))
+    assert all(torch.equal(sh[n], again[n]) for n in m)      # seeded
+
+
+def test_connected_and_collapsed_on_a_tiny_network():
+    full = {"fc1.weight": torch.ones(3, 4), "fc2.weight": torch.ones(2, 3)}
+    assert pai.connected(full) and pai.collapsed_layers(full) == []
+    cut = {"fc1.weight": torch.zeros(3, 4), "fc2.weight": torch.ones(2, 3)}
+    cut["fc1.weight"][0, 0] = 1                    # unit 0 is reached ...
+    cut["fc2.weight"][:, 0] = 0                    # ... but leads nowhere
+    assert not pai.connected(cut) and pai.collapsed_layers(cut) == []
+    with pytest.raises(ValueError, match="fully connected"):
+        pai.connected({"c": torch.ones(2, 2, 3, 3)})
+
+
+def test_imp_schedule_reaches_each_target_within_the_rate():
+    s = pai.imp_schedule((0.98, 0.9), 0.8)
+    assert min(abs(v - 0.9) for v in s) < 1e-9 and abs(s[-1] - 0.98) < 1e-9
+    densities = [1.0] + [1 - v for v in s]
+    assert all(b / a >= 0.2 - 1e-9 for a, b in zip(densities, densities[1:]))
+    assert s == sorted(s)
+
+
+def test_summary_averages_over_trials():
+    rec = {"entries": [
+        {"method": "snip", "variant": "original", "sparsity": 0.9, "early_stop_test_acc": 0.8},
+        {"method": "snip", "variant": "original", "sparsity": 0.9, "early_stop_test_acc": 0.6},
+        {"method": "snip", "variant": "original", "sparsity": 0.5, "early_stop_test_acc": 0.9}]}
+    s = pai.summary(rec)[("snip", "original")]
+    assert s["sparsity"] == [0.5, 0.9] and s["mean"] == pytest.approx([0.9, 0.7])
+    assert s["min"] == [0.9, 0.6] and s["max"] == [0.9, 0.8]
+
+
+def test_study_config_profiles():
+    assert pai.study_config("quick").trials == 1
+    std = pai.study_config("standard")
+    assert std.trials == 2 and min(std.sparsities) == 0.9 and max(std.sparsities) == 0.995
+    with pytest.raises(ValueError, match="profile"):
+        pai.study_config("huge")
+
+
+def test_layer_state_and_the_explorer_panel(lenet):
+    model, x, y = lenet
+    st = pai.layer_state("magnitude", model, 0.999, x, y)
+    assert st["collapsed"] == ["fc1.weight"] and not st["connected"]
+    assert st["counts"]["fc1.weight"] == 0 and sum(st["counts"].values()) == round(0.001 * 266200)
+    from lth_utils import widgets
+    box = widgets.prune_at_init_explorer(model, x, y, "magnitude", 0.999, synflow_rounds=5)
+    assert box.state["collapsed"] == ["fc1.weight"] and len(box.children[1].outputs) == 1
+    box.method.value = "synflow"
+    assert box.state["method"] == "synflow" and box.state["connected"]
+    box.slider.value = 0.9
+    assert box.state["sparsity"] == 0.9 and box.state["collapsed"] == []
+
+
+def test_run_study_writes_resumes_and_caches(tmp_path, monkeypatch):
+    """A study killed after its first trial resumes at the second, then loads from cache."""
+    from lth_utils.data import Splits
+    monkeypatch.setenv("LTH_RESULTS_DIR", str(tmp_path))
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(180, 1, 28, 28, generator=g), torch.randint(0, 10, (180,), generator=g)
+    data = Splits("mnist", tuple("0123456789"), x[:120], y[:120], x[120:150], y[120:150],
+                  x[150:], y[150:])
+    cfg = pai.study_config("quick", name="pai-test", sparsities=(0.9,), trials=2, iterations=2,
+                           eval_every=1, synflow_rounds=2, imp_max_rate=0.9)
+    calls, real = [], pai._trial
+
+    def dies_at_second(c, t, d, p):
+        calls.append(t)
+        if t == 1 and len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(c, t, d, p)
+
+    monkeypatch.setattr(pai, "_trial", dies_at_second)
+    with pytest.raises(KeyboardInterrupt):
+        pai.run_study(cfg, data, progress=False, log=lambda s: None)
+    partial = json.loads((tmp_path / "pai-test-quick.json").read_text())
+    assert partial["trials_done"] == 1 and not partial["complete"]
+    rec = pai.run_study(cfg, data, progress=False, log=lambda s: None)
+    assert calls == [0, 1, 1] and rec["complete"] and rec["trials_done"] == 2
+    # per trial: dense, IMP, 4 methods x 3 variants, random x 2, IMP shuffled and reinit
+    assert len(rec["entries"]) == 2 * (1 + 1 + 4 * 3 + 2 + 2)
+    assert pai.run_study(cfg, data, progress=False) == rec and calls == [0, 1, 1]

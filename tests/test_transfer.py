@@ -1,0 +1,186 @@
+"""The transfer study (chapter 11): mask overlap against chance, the four starts, the record."""
+import math
+
+import matplotlib
+import matplotlib.pyplot
+import pytest
+import torch
+
+from lth_utils import masks, models, results, transfer, transfer_plots
+
+matplotlib.use("Agg")
+
+
+def tiny_pair():
+    """Two mask sets on layers of 8 and 4 weights whose overlap is known by hand."""
+    a = {"l1.weight": torch.tensor([[1., 1, 1, 1], [0, 0, 0, 0]]),
+         "l2.weight": torch.tensor([[1., 0, 0, 0]])}
+    b = {"l1.weight": torch.tensor([[1., 1, 1, 0], [1, 0, 0, 0]]),
+         "l2.weight": torch.tensor([[1., 1, 1, 1]])}
+    return a, b
+
+
+def test_mask_overlap_known_values():
+    rows = {r["layer"]: r for r in transfer.mask_overlap(*tiny_pair())}
+    l1, l2, total = rows["l1.weight"], rows["l2.weight"], rows["all"]
+    # l1: a keeps 4 of 8, b keeps 4 of 8, 3 in common; chance 0.5 * 0.5
+    assert (l1["kept_a"], l1["kept_b"], l1["shared"]) == (4, 4, 3)
+    assert l1["both"] == 3 / 8 and l1["chance"] == 0.25
+    assert l1["lift"] == 1.5 and l1["of_a"] == 0.75
+    # l2: b keeps everything, so it shares all of a, exactly as chance would
+    assert l2["shared"] == 1 and l2["chance"] == 0.25 and l2["lift"] == 1.0
+    # all: chance is the count-weighted sum of the layers' products (2 + 1 of 12 weights),
+    # not the product of the overall fractions (5/12 * 8/12)
+    assert total["total"] == 12 and total["shared"] == 4
+    assert math.isclose(total["chance"], 3 / 12)
+    assert not math.isclose(total["chance"], 5 / 12 * 8 / 12)
+    assert math.isclose(total["lift"], 4 / 3) and math.isclose(total["of_a"], 4 / 5)
+
+
+def test_mask_overlap_of_a_mask_with_itself_and_with_random_masks():
+    model = models.build("lenet", seed=0)
+    g = torch.Generator().manual_seed(0)
+    m = transfer.random_like({n: (torch.rand(t.shape, generator=g) < 0.1).float()
+                              for n, t in masks.ones(model).items()}, g)
+    same = transfer.mask_overlap(m, m)[-1]
+    assert same["of_a"] == 1.0 and same["shared"] == same["kept_a"]
+    # a random mask with the same counts shares about chance: lift near 1
+    lifts = [transfer.mask_overlap(m, transfer.random_like(m, g))[0]["lift"] for _ in range(5)]
+    assert all(abs(v - 1) < 0.05 for v in lifts)
+
+
+def test_mask_overlap_refuses_masks_of_different_models():
+    a, b = tiny_pair()
+    b["l2.weight"] = torch.ones(1, 3)
+    with pytest.raises(ValueError, match="same layers and shapes"):
+        transfer.mask_overlap(a, b)
+
+
+def test_pack_roundtrip_and_pixel_keep():
+    template = masks.ones(models.build("lenet"))
+    g = torch.Generator().manual_seed(1)
+    m = {n: (torch.rand(t.shape, generator=g) < 0.3).float() for n, t in template.items()}
+    back = transfer.unpack(transfer.pack(m), template)
+    assert all(torch.equal(back[n], m[n]) for n in m)
+    m["fc1.weight"][:, 0] = 1.0
+    m["fc1.weight"][:, 783] = 0.0
+    px = transfer.pixel_keep(m)
+    assert px.shape == (28, 28) and px[0, 0] == 1.0 and px[27, 27] == 0.0
+
+
+def test_four_starts_share_counts_and_theta0_where_they_should():
+    cfg = transfer.transfer_config("quick")
+    template = masks.ones(models.build("lenet"))
+    g = torch.Generator().manual_seed(2)
+    source = transfer.random_like({n: (torch.rand(t.shape, generator=g) < 0.2).float()
+                                   for n, t in template.items()}, g)
+    target = transfer.random_like(source, g)
+    starts = transfer.four_starts(cfg, source, target, 0, 2, ("mnist", "fashion-mnist"))
+    assert [s for s, _, _ in starts] == list(transfer.STARTS)
+    init = {s: p for s, p, _ in starts}
+    mask = {s: m for s, _, m in starts}
+    for s in transfer.STARTS:      # identical per-layer counts
+        assert all(int(mask[s][n].sum()) == int(source[n].sum()) for n in source)
+    assert all(torch.equal(init["source_ticket"][n], init["target_ticket"][n])
+               for n in init["reinit"])
+    assert not torch.equal(init["reinit"]["fc1.weight"], init["source_ticket"]["fc1.weight"])
+    assert mask["source_ticket"] is source and mask["target_ticket"] is target
+    assert not torch.equal(mask["random_mask"]["fc1.weight"], source["fc1.weight"])
+    again = transfer.four_starts(cfg, source, target, 0, 2, ("mnist", "fashion-mnist"))
+    assert torch.equal(again[2][2]["fc1.weight"], mask["random_mask"]["fc1.weight"])
+
+
+def test_bad_configs_say_what_to_do():
+    with pytest.raises(ValueError, match="increasing rounds"):
+        transfer.transfer_config("quick", levels=(4, 2))
+    with pytest.raises(ValueError, match="two different"):
+        transfer.transfer_config("quick", datasets=("mnist", "mnist"))
+    with pytest.raises(ValueError, match="profile"):
+        transfer.transfer_config("huge")
+
+
+@pytest.fixture(scope="module")
+def tiny_record(tmp_path_factory):
+    cfg = transfer.transfer_config("quick", levels=(1, 2), iterations=10, eval_every=5,
+                                   train_subset=300, eval_size=300)
+    path = tmp_path_factory.mktemp("transfer") / "tiny.json"
+    return cfg, path, transfer.run_transfer(cfg, out=path, progress=False, log=lambda s: None)
+
+
+def test_tiny_study_records_both_directions_and_is_cached(tiny_record, monkeypatch):
+    cfg, path, rec = tiny_record
+    assert [(d["source"], d["target"]) for d in rec["directions"]] == \
+        [("mnist", "fashion-mnist"), ("fashion-mnist", "mnist")]
+    for d in rec["directions"]:
+        for lv in d["levels"]:
+            assert set(lv["starts"]) == set(transfer.STARTS)
+            assert all(len(v) == cfg.trials for v in lv["starts"].values())
+    fr = [lv["fraction_remaining"] for lv in rec["levels"]]
+    assert fr[0] == pytest.approx(0.5, abs=0.01) and fr[1] == pytest.approx(0.25, abs=0.01)
+    tickets = transfer.level_masks(rec, 1)
+    assert masks.fraction_remaining(tickets["mnist"]) == pytest.approx(fr[1])
+    # the same per-layer counts on both datasets: the overlap's kept_a == kept_b
+    assert all(r["kept_a"] == r["kept_b"] for r in rec["levels"][1]["overlap"][0])
+    monkeypatch.setattr(transfer, "find_tickets", lambda *a, **k: pytest.fail("recomputed"))
+    assert transfer.run_transfer(cfg, out=path, progress=False) == rec
+
+
+def test_killed_study_resumes_to_the_same_record(tiny_record, tmp_path, monkeypatch):
+    cfg, _, rec = tiny_record
+    path = tmp_path / "killed.json"
+    real, calls = transfer.train_population, []
+
+    def dies_in_the_second_direction(*args, **kwargs):
+        calls.append(args[-1] if len(args) > 6 else kwargs.get("desc"))
+        if len(calls) == 2 * max(cfg.levels) + 2:      # both datasets' rounds, one direction
+            raise KeyboardInterrupt("killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(transfer, "train_population", dies_in_the_second_direction)
+    with pytest.raises(KeyboardInterrupt):
+        transfer.run_transfer(cfg, out=path, progress=False, log=lambda s: None)
+    assert path.with_suffix(".ckpt.pt").exists() and not path.exists()
+    monkeypatch.setattr(transfer, "find_tickets", lambda *a, **k: pytest.fail("tickets redone"))
+    monkeypatch.setattr(transfer, "train_population", real)
+    again = transfer.run_transfer(cfg, out=path, progress=False, log=lambda s: None)
+    strip = ("code_version", "wall_time_s")
+    assert {k: v for k, v in again.items() if k not in strip} == \
+        {k: v for k, v in rec.items() if k not in strip}
+    assert not path.with_suffix(".ckpt.pt").exists()
+
+
+def test_figures_fit_the_column(tiny_record):
+    _, _, rec = tiny_record
+    figs = [transfer_plots.plot_transfer(rec), transfer_plots.plot_overlap(rec),
+            transfer_plots.plot_overlap_grid(rec)]
+    for fig in figs:
+        assert fig.get_figwidth() <= 7.5
+        fig.canvas.draw()
+        sizes = [t.get_fontsize() for t in fig.findobj(matplotlib.text.Text) if t.get_text()]
+        assert min(sizes) >= 8
+    state = transfer.overlap_state(rec, 0)
+    assert state["pixels"]["mnist"].shape == (28, 28) and state["rows"][-1]["layer"] == "all"
+    assert "transfer-lenet" in transfer.provenance(rec)
+
+
+def test_slider_redraws_for_the_chosen_level(tiny_record):
+    from lth_utils import widgets
+    _, _, rec = tiny_record
+    box = widgets.transfer_slider(rec)
+    assert box.slider.value == 1 and box.state["label"].endswith("(round 2)")  # the sparsest
+    (before,) = box.children[1].outputs
+    box.slider.value = 0
+    (after,) = box.children[1].outputs        # redrawn, not appended
+    assert after["data"]["image/png"] != before["data"]["image/png"]
+    assert box.state["label"].endswith("(round 1)")
+    matplotlib.pyplot.close("all")
+
+
+@pytest.mark.parametrize("profile", ["quick", "standard"])
+def test_committed_records_match_the_book_configs(profile):
+    """The chapter reads these records; a stale one would make the book retrain."""
+    cfg = transfer.transfer_config(profile)
+    path = results.results_dir() / f"{cfg.name}-{profile}.json"
+    assert path.exists(), f"{path} is missing: run transfer.run_transfer(" \
+                          f"transfer.transfer_config({profile!r})) and commit the record"
+    assert results.load_cached(path, cfg.to_dict()) is not None, f"{path} is stale"
