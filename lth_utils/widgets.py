@@ -39,6 +39,47 @@ def _show_figure(out, fig, dpi: int = 90, tight: bool = True) -> None:
     out.append_display_data(Image(data=buf.getvalue(), format="png"))
 
 
+def _panel(controls: dict, state, draw, tight: bool = True):
+    """A "Try it" panel: the widgets ``controls`` (attribute name -> widget, in a row) above an
+    output area. On every change of a control, ``box.state = state(*values)`` and the figure
+    ``draw(box.state)`` replaces the one shown; the first figure is drawn at once, so the static
+    page shows it. Returns the VBox, with each control as an attribute (``box.slider``, ...)."""
+    import ipywidgets as widgets
+
+    row = list(controls.values())
+    out = widgets.Output()
+    box = widgets.VBox([row[0] if len(row) == 1 else widgets.HBox(row), out])
+    for name, control in controls.items():
+        setattr(box, name, control)
+
+    def show(change=None) -> None:
+        box.state = state(*(c.value for c in row))
+        _show_figure(out, draw(box.state), tight=tight)
+
+    for control in row:
+        control.observe(show, names="value")
+    show()
+    return box
+
+
+def _selection(options: list, value, description: str = "weights left", width: str = "520px"):
+    """A SelectionSlider over ``options`` ((label, value) pairs) that updates on release."""
+    import ipywidgets as widgets
+
+    return widgets.SelectionSlider(options=options, value=value, description=description,
+                                   style={"description_width": "initial"},
+                                   layout=widgets.Layout(width=width), continuous_update=False)
+
+
+def _figure(figsize: tuple[float, float], plot):
+    """A new figure of ``figsize`` with one axes, drawn by ``plot(ax)``; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=figsize)
+    plot(ax)
+    return fig
+
+
 # --- chapter 2: sparsity slider ---------------------------------------------------------------
 
 def sparsity_explorer(model: nn.Module, data: Splits, sparsity: float = 0.9,
@@ -61,18 +102,9 @@ def sparsity_explorer(model: nn.Module, data: Splits, sparsity: float = 0.9,
                                layout=widgets.Layout(width="420px"))
     toggle = widgets.ToggleButtons(options=["layerwise", "global"], value=scope,
                                    description="scope")
-    out = widgets.Output()
-    box = widgets.VBox([widgets.HBox([slider, toggle]), out])
-    box.slider, box.scope = slider, toggle
-
-    def show(change=None) -> None:
-        box.state = sparsity_state(model, data, slider.value / 100, toggle.value)
-        _show_figure(out, plot_sparsity_state(box.state), tight=False)
-
-    slider.observe(show, names="value")
-    toggle.observe(show, names="value")
-    show()
-    return box
+    return _panel({"slider": slider, "scope": toggle},
+                  lambda percent, how: sparsity_state(model, data, percent / 100, how),
+                  plot_sparsity_state, tight=False)
 
 
 # --- chapter 5: pruning-round slider -------------------------------------------------------------
@@ -86,9 +118,6 @@ def round_slider(record: dict, value: int | None = None,
     figure at once. Returns a VBox; ``box.slider`` is the slider and ``box.state`` the
     :func:`lth_utils.records.round_state` on display.
     """
-    import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-
     from .lottery_plots import plot_round_state
     from .records import fraction_label, round_state
     n = len(record["rounds"]) - 1
@@ -96,24 +125,9 @@ def round_slider(record: dict, value: int | None = None,
         raise ValueError("the record has no pruning rounds: run a study with rounds >= 1")
     options = [(f"{fraction_label(e['fraction_remaining'])} (round {e['round']})", i)
                for i, e in enumerate(record["rounds"]) if i >= 1]
-    slider = widgets.SelectionSlider(options=options, value=n if value is None else value,
-                                     description="weights left",
-                                     style={"description_width": "initial"},
-                                     layout=widgets.Layout(width="520px"),
-                                     continuous_update=False)
-    out = widgets.Output()
-    box = widgets.VBox([slider, out])
-    box.slider = slider
-
-    def show(change=None) -> None:
-        box.state = round_state(record, slider.value, arms)
-        fig, ax = plt.subplots(figsize=(6.5, 3.9))
-        plot_round_state(box.state, ax)
-        _show_figure(out, fig)
-
-    slider.observe(show, names="value")
-    show()
-    return box
+    return _panel({"slider": _selection(options, n if value is None else value)},
+                  lambda i: round_state(record, i, arms),
+                  lambda state: _figure((6.5, 3.9), lambda ax: plot_round_state(state, ax)))
 
 
 # --- chapter 9: supermask explorer -------------------------------------------------------------
@@ -130,25 +144,18 @@ def supermask_explorer(template: nn.Module, theta0: dict, thetaT: dict, data: Sp
 
     from .supermasks import CRITERIA, draw_state, supermask_state
     drop = widgets.Dropdown(options=list(CRITERIA), value=criterion, description="criterion")
-    slider = widgets.SelectionSlider(options=[(f"{100 * k:g}%", k) for k in keeps], value=keep,
-                                     description="hidden kept", continuous_update=False,
-                                     style={"description_width": "initial"})
-    out = widgets.Output()
-    box = widgets.VBox([widgets.HBox([drop, slider]), out])
-    box.criterion, box.slider = drop, slider
+    slider = _selection([(f"{100 * k:g}%", k) for k in keeps], keep, "hidden kept", "auto")
 
-    def show(change=None) -> None:
-        box.state = supermask_state(template, theta0, thetaT, data, drop.value, slider.value)
+    def draw(state):
         fig, ax = plt.subplots(figsize=(3.2, 3.4))
-        draw_state(box.state, ax)
-        ax.set_xlabel(f"{100 * box.state['fraction_remaining']:.1f}% of weights left\n"
+        draw_state(state, ax)
+        ax.set_xlabel(f"{100 * state['fraction_remaining']:.1f}% of weights left\n"
                       "colour: share of a pixel's weights kept", fontsize=8)
-        _show_figure(out, fig)
+        return fig
 
-    drop.observe(show, names="value")
-    slider.observe(show, names="value")
-    show()
-    return box
+    return _panel({"criterion": drop, "slider": slider},
+                  lambda crit, kept: supermask_state(template, theta0, thetaT, data, crit, kept),
+                  draw)
 
 
 # --- chapter 12: density slider over measured latencies -------------------------------------------
@@ -160,30 +167,19 @@ def speed_slider(rows: list[dict], density: float | None = None):
     (:func:`lth_utils.sparse.speed_state`). Starts at ``density`` (default: the sparsest) and
     draws that figure at once. Returns a VBox; ``box.slider`` and ``box.state``.
     """
-    import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
     from .sparse import plot_speed_state, speed_state
     options = [(f"{100 * d:.3g}%", d) for d in sorted({r["density"] for r in rows},
                                                      reverse=True)]
-    slider = widgets.SelectionSlider(options=options, value=density or options[-1][1],
-                                     description="weights left",
-                                     style={"description_width": "initial"},
-                                     layout=widgets.Layout(width="520px"),
-                                     continuous_update=False)
-    out = widgets.Output()
-    box = widgets.VBox([slider, out])
-    box.slider = slider
 
-    def show(change=None) -> None:
-        box.state = speed_state(rows, slider.value)
+    def draw(state):
         fig, axes = plt.subplots(1, 2, figsize=(7.2, 2.6), layout="constrained")
-        plot_speed_state(box.state, axes)
-        _show_figure(out, fig)
+        plot_speed_state(state, axes)
+        return fig
 
-    slider.observe(show, names="value")
-    show()
-    return box
+    return _panel({"slider": _selection(options, density or options[-1][1])},
+                  lambda d: speed_state(rows, d), draw)
 
 
 # --- chapter 11: two tickets' masks, level by level ------------------------------------------
@@ -196,29 +192,14 @@ def transfer_slider(record: dict, value: int | None = None):
     sparsest level). Returns a VBox; ``box.slider`` is the slider and ``box.state`` the
     :func:`lth_utils.transfer.overlap_state` on display.
     """
-    import ipywidgets as widgets
 
     from .transfer import overlap_state
     from .transfer_plots import plot_overlap_state
     n = len(record["levels"])
     options = [(f"{100 * lv['fraction_remaining']:.1f}% (round {lv['round']})", i)
                for i, lv in enumerate(record["levels"])]
-    slider = widgets.SelectionSlider(options=options, value=n - 1 if value is None else value,
-                                     description="weights left",
-                                     style={"description_width": "initial"},
-                                     layout=widgets.Layout(width="520px"),
-                                     continuous_update=False)
-    out = widgets.Output()
-    box = widgets.VBox([slider, out])
-    box.slider = slider
-
-    def show(change=None) -> None:
-        box.state = overlap_state(record, slider.value)
-        _show_figure(out, plot_overlap_state(box.state))
-
-    slider.observe(show, names="value")
-    show()
-    return box
+    return _panel({"slider": _selection(options, n - 1 if value is None else value)},
+                  lambda i: overlap_state(record, i), plot_overlap_state)
 
 
 # --- chapter 10: pruning at initialisation, method and sparsity -------------------------------
@@ -238,16 +219,10 @@ def prune_at_init_explorer(model: nn.Module, x, y, method: str = "snip", sparsit
 
     from .prune_at_init import METHODS, layer_state
     dropdown = widgets.Dropdown(options=list(METHODS), value=method, description="method")
-    slider = widgets.SelectionSlider(
-        options=[(f"{100 * s:g}%", s) for s in sparsities], value=sparsity,
-        description="sparsity", continuous_update=False,
-        style={"description_width": "initial"}, layout=widgets.Layout(width="420px"))
-    out = widgets.Output()
-    box = widgets.VBox([widgets.HBox([dropdown, slider]), out])
-    box.method, box.slider = dropdown, slider
+    slider = _selection([(f"{100 * s:g}%", s) for s in sparsities], sparsity, "sparsity",
+                        "420px")
 
-    def show(change=None) -> None:
-        box.state = s = layer_state(dropdown.value, model, slider.value, x, y, synflow_rounds)
+    def draw(s):
         fig, ax = plt.subplots(figsize=(6.0, 3.2))
         names = list(s["fractions"])
         fracs = [max(s["fractions"][n], 1e-6) for n in names]
@@ -258,9 +233,7 @@ def prune_at_init_explorer(model: nn.Module, x, y, method: str = "snip", sparsit
         ax.set(yscale="log", ylim=(1e-6, 2), ylabel="fraction of the layer kept",
                title=f"{s['method']} at {100 * s['sparsity']:g}% sparsity: "
                      f"{'connected' if s['connected'] else 'no path from input to output'}")
-        _show_figure(out, fig)
+        return fig
 
-    dropdown.observe(show, names="value")
-    slider.observe(show, names="value")
-    show()
-    return box
+    return _panel({"method": dropdown, "slider": slider},
+                  lambda m, sp: layer_state(m, model, sp, x, y, synflow_rounds), draw)
