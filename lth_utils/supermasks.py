@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -331,22 +332,33 @@ def _trial(seed: int, data, cfg: SupermaskConfig) -> dict:
 
 def run_study(cfg: SupermaskConfig | None = None, path=None, data=None) -> dict:
     """The chapter's study, read from its record if one with this config exists, else run
-    (every trial) and saved to ``data/results/supermasks-lenet-mnist-PROFILE.json``.
-    ``data``: splits to use instead of :func:`load_data` (tests)."""
+    and saved to ``data/results/supermasks-lenet-mnist-PROFILE.json``. The trials done so far
+    are kept beside it (``.ckpt.json``) after each one, so a killed study resumes at the next
+    trial. ``data``: splits to use instead of :func:`load_data` (tests)."""
+    import json
+
     from . import device_name
     from .results import KIND, SCHEMA, code_version, load_cached, results_dir, save_record
     cfg = cfg or study_config()
-    path = path or results_dir() / f"supermasks-lenet-mnist-{cfg.profile}.json"
+    path = Path(path or results_dir() / f"supermasks-lenet-mnist-{cfg.profile}.json")
     cached = load_cached(path, cfg.to_dict())
     if cached is not None:
         return cached
-    start = time.time()
+    ckpt = path.with_suffix(".ckpt.json")
+    done = json.loads(ckpt.read_text()) if ckpt.exists() else {}
+    if done.get("config") != cfg.to_dict():
+        done = {"config": cfg.to_dict(), "trials": [], "wall_time_s": 0.0}
     data = data if data is not None else load_data(cfg)
-    trials = [_trial(s, data, cfg) for s in range(cfg.trials)]
+    for s in range(len(done["trials"]), cfg.trials):
+        start = time.time()
+        done["trials"].append(_trial(s, data, cfg))
+        done["wall_time_s"] = round(done["wall_time_s"] + time.time() - start, 1)
+        save_record(done, ckpt)
     record = {"kind": KIND, "schema": SCHEMA, "complete": True, "config": cfg.to_dict(),
               "code_version": code_version(), "device": device_name(),
-              "wall_time_s": round(time.time() - start, 1), "trials": trials}
+              "wall_time_s": done["wall_time_s"], "trials": done["trials"]}
     save_record(record, path)
+    ckpt.unlink(missing_ok=True)
     return record
 
 

@@ -206,3 +206,37 @@ def test_supermask_state_and_explorer(mnist_small):
     assert box.state["criterion"] == "large_final"
     box.criterion.value = "random"
     assert box.state["criterion"] == "random"
+
+
+def test_killed_study_resumes_at_the_next_trial(tmp_path, mnist_small, monkeypatch):
+    cfg = sm.SupermaskConfig(profile="test", trials=2, iterations=20, eval_every=10,
+                             keeps=(0.2, 0.05), variant_keep=0.05, popup_keeps=(0.3,),
+                             popup_iterations=20)
+    path, real, ran = tmp_path / "r.json", sm._trial, []
+
+    def killed_in_trial_1(seed, *args):
+        if seed == 1:
+            raise KeyboardInterrupt("killed")
+        ran.append(seed)
+        return real(seed, *args)
+
+    monkeypatch.setattr(sm, "_trial", killed_in_trial_1)
+    with pytest.raises(KeyboardInterrupt):
+        sm.run_study(cfg, path, data=mnist_small)
+    assert not path.exists() and path.with_suffix(".ckpt.json").exists()
+    monkeypatch.setattr(sm, "_trial", lambda seed, *a: ran.append(seed) or real(seed, *a))
+    rec = sm.run_study(cfg, path, data=mnist_small)
+    assert ran == [0, 1] and len(rec["trials"]) == 2 and rec["complete"]
+    assert not path.with_suffix(".ckpt.json").exists()
+
+
+@pytest.mark.parametrize("profile", ["quick", "standard"])
+def test_committed_records_match_the_book_configs(profile):
+    """The chapter reads the committed record of its profile; a stale one would retrain while
+    the book is built."""
+    from lth_utils import results
+    cfg = sm.study_config(profile)
+    path = results.results_dir() / f"supermasks-lenet-mnist-{profile}.json"
+    assert results.load_cached(path, cfg.to_dict(), verbose=False) is not None, (
+        f"{path} is missing or stale: run lth_utils.supermasks.run_study("
+        f"supermasks.study_config({profile!r})) and commit the record")
