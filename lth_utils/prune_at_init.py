@@ -272,7 +272,7 @@ class StudyConfig:
 
 SIZES = {
     "quick": dict(),
-    "standard": dict(sparsities=(0.9, 0.95, 0.98, 0.99, 0.995), trials=2, iterations=2000,
+    "standard": dict(sparsities=(0.9, 0.95, 0.98, 0.99, 0.995), trials=2, iterations=4000,
                      eval_every=200, train_subset=None, synflow_rounds=100, imp_max_rate=0.6),
     "paper": dict(sparsities=(0.9, 0.95, 0.98, 0.99, 0.995), trials=5, iterations=20_000,
                   eval_every=250, val_size=5000, train_subset=None, synflow_rounds=100,
