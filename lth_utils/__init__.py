@@ -16,7 +16,8 @@ that sets them against an IMP ticket); ``transfer`` (chapter 11: tickets moved b
 mask overlap against chance; its figures in ``transfer_plots``); ``sparse`` (chapter 12: latency
 of dense, masked, CSR and COO layers, storage formats with relative indices and weight sharing,
 a compressed file) and ``structured`` (chapter 12: removing whole neurons, and the chapter's
-cached comparison with unstructured pruning).
+cached comparison with unstructured pruning); ``instability`` (for chapter 8: two copies trained
+from θ_k on different batch orders, the error along the line between them).
 """
 from __future__ import annotations
 
