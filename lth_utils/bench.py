@@ -162,9 +162,7 @@ def run_bench(iterations: int = 200, conv_k: int = 4, ks: tuple[int, ...] = (1, 
     out = {"sgemm_gflops": limit, "bandwidth_gbs": gbs}
     for name, ds, image, batch, kk in (("lenet", "mnist", (1, 28, 28), 60, ks),
                                        ("conv2", "cifar10", (3, 32, 32), 60, (1, conv_k))):
-        d = data_mod.load(ds)
-        d.val_x, d.val_y, d.test_x, d.test_y = d.val_x[:batch], d.val_y[:batch], \
-            d.test_x[:batch], d.test_y[:batch]
+        d = data_mod.load(ds, eval_size=batch)
         flops = flops_per_iteration(models.build(name), image, batch)
         roof = roofline_ms(models.build(name), image, batch, limit, gbs)
         its = iterations if name == "lenet" else max(20, iterations // 10)

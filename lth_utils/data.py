@@ -137,12 +137,13 @@ def _load_raw(name: str, root: Path, download: bool) -> tuple[torch.Tensor, ...]
 
 def load(name: str = "mnist", root: str | Path | None = None, val_size: int | None = None,
          train_subset: int | None = None, seed: int = 0, download: bool = True,
-         device: str | torch.device | None = None) -> Splits:
+         device: str | torch.device | None = None, eval_size: int | None = None) -> Splits:
     """Load ``name`` ("mnist", "fashion-mnist" or "cifar10") as normalised in-memory tensors.
 
     ``val_size`` images are held out of the training set for validation (default 5,000, the
     paper's; at most a tenth of the training set). ``train_subset`` keeps only the first N of the
-    remaining training images (quick profiles). The split is a seeded permutation, the same for
+    remaining training images (quick profiles); ``eval_size`` keeps only the first N validation
+    and test images (faster evaluations). The split is a seeded permutation, the same for
     every trial. The tensors live on ``device`` (default :func:`lth_utils.device`: ``$LTH_DEVICE``,
     else CUDA when there is a GPU, else the CPU); training runs where the data is.
     """
@@ -167,7 +168,12 @@ def load(name: str = "mnist", root: str | Path | None = None, val_size: int | No
         if train_subset < 1:
             raise ValueError(f"train_subset must be a positive number of images, got {train_subset}")
         train_idx = train_idx[:train_subset]
+    test_y = torch.as_tensor(test_y)
+    if eval_size is not None:
+        if eval_size < 1:
+            raise ValueError(f"eval_size must be a positive number of images, got {eval_size}")
+        val_idx, test_x, test_y = val_idx[:eval_size], test_x[:eval_size], test_y[:eval_size]
     return Splits(key, DATASETS[key][3],
                   norm(train_x[train_idx]), train_y[train_idx].long(),
                   norm(train_x[val_idx]), train_y[val_idx].long(),
-                  norm(test_x), torch.as_tensor(test_y).long()).to(dev)
+                  norm(test_x), test_y.long()).to(dev)

@@ -80,19 +80,15 @@ def spawn(template: nn.Sequential, theta0: Params, data: Splits, cfg: TrainConfi
     if not 0 <= k < cfg.iterations:
         raise ValueError(f"k must be in [0, iterations={cfg.iterations}), got {k}")
     masks = masks if masks is not None else ones(template)
-
-    def stacked(*nets: Params) -> Params:
-        return {n: torch.stack([net[n] for net in nets]) for n in nets[0]}
-
     theta_k = {n: v.detach().cpu() for n, v in theta0.items()}
     if k > 0:
-        run = train_population(template, stacked(theta_k), stack_masks([masks]), data,
+        run = train_population(template, stack_masks([theta_k]), stack_masks([masks]), data,
                                replace(cfg, iterations=k, eval_every=k, test_every=None,
                                        snapshot_at=None), [seeds[0]], progress, f"to k={k}")
         theta_k = {n: v[0].detach().cpu() for n, v in run.params.items()}
     rest = replace(cfg, iterations=cfg.iterations - k, test_every=None, snapshot_at=None,
                    eval_every=min(cfg.eval_every, cfg.iterations - k))
-    run = train_population(template, stacked(theta_k, theta_k), stack_masks([masks, masks]),
+    run = train_population(template, stack_masks([theta_k, theta_k]), stack_masks([masks, masks]),
                            data, rest, list(seeds), progress, f"two copies from k={k}")
     a, b = ({n: v[i].detach().cpu() for n, v in run.params.items()} for i in range(2))
     return theta_k, a, b

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -137,13 +138,10 @@ def global_mask(scores: Scores, sparsity: float, masks: Masks | None = None) -> 
     """
     pruning.check_fraction(sparsity, "sparsity")
     masks = masks or {n: torch.ones_like(s) for n, s in scores.items()}
-    names = list(masks)
-    flat_scores = torch.cat([scores[n].reshape(-1).float() for n in names])
-    flat = torch.cat([masks[n].reshape(-1) for n in names])
-    keep = round((1 - sparsity) * flat.numel())
-    new = pruning._prune_scores(flat_scores, flat, max(0, int(flat.sum().item()) - keep))
-    return {n: part.view_as(masks[n])
-            for n, part in zip(names, new.split([masks[n].numel() for n in names]))}
+    total = sum(m.numel() for m in masks.values())
+    alive = sum(int(m.sum().item()) for m in masks.values())
+    keep = round((1 - sparsity) * total)
+    return pruning.global_by_scores(scores, masks, max(0, alive - keep))
 
 
 def synflow(model: nn.Module, sparsity: float, rounds: int = 100,
@@ -188,11 +186,9 @@ def shuffle_within_layers(masks: Masks, generator: torch.Generator) -> Masks:
     """Each layer's mask with its entries permuted at random: same count kept, new positions.
     Returns new tensors (the public SynFlow code's ``shuffle()`` assigns the permuted mask to
     a local variable, so its masks are never shuffled)."""
-    out = {}
-    for n, m in masks.items():
-        perm = torch.randperm(m.numel(), generator=generator)
-        out[n] = m.reshape(-1)[perm].reshape(m.shape).clone()
-    return out
+    # indexing with a permutation copies: the input masks are not changed
+    return {n: m.reshape(-1)[torch.randperm(m.numel(), generator=generator)].view(m.shape)
+            for n, m in masks.items()}
 
 
 def kept_fractions(masks: Masks) -> dict[str, float]:
@@ -349,6 +345,11 @@ def _trial(cfg: StudyConfig, t: int, data, progress) -> list[dict]:
     return entries
 
 
+def record_path(cfg: StudyConfig) -> Path:
+    """Where the study's record lives: ``data/results/prune-at-init-PROFILE.json``."""
+    return results.results_dir() / f"{cfg.name}-{cfg.profile}.json"
+
+
 def run_study(cfg: StudyConfig, data=None, progress: bool | None = None, log=print) -> dict:
     """Run (or load from ``data/results/prune-at-init-PROFILE.json``, or resume) the study.
 
@@ -358,7 +359,7 @@ def run_study(cfg: StudyConfig, data=None, progress: bool | None = None, log=pri
     """
     from . import data as data_mod
     from . import device_name
-    path = results.results_dir() / f"{cfg.name}-{cfg.profile}.json"
+    path = record_path(cfg)
     config = cfg.to_dict()
     cached = results.load_cached(path, config, verbose=False)
     if cached is not None:

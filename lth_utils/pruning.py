@@ -103,16 +103,19 @@ def global_unstructured(weights: nn.Module | dict[str, torch.Tensor], masks: Mas
     if isinstance(weights, nn.Module):
         check_fits(weights, masks)
     check_fraction(rate, "pruning rate")
+    alive = sum(int(m.sum().item()) for m in masks.values())
+    return global_by_scores({n: w[n].abs() for n in masks}, masks, round(rate * alive))
+
+
+def global_by_scores(scores: dict[str, torch.Tensor], masks: Masks, count: int) -> Masks:
+    """Remove the ``count`` surviving weights of lowest score, ranked across all layers of
+    ``masks`` (ties: the earlier position goes first). Returns new masks."""
     names = list(masks)
-    scores = torch.cat([w[n].abs().reshape(-1) for n in names])
+    flat_scores = torch.cat([scores[n].reshape(-1) for n in names])
     flat = torch.cat([masks[n].reshape(-1) for n in names])
-    new = _prune_scores(scores, flat, round(rate * int(flat.sum().item())))
-    out, start = {}, 0
-    for n in names:
-        size = masks[n].numel()
-        out[n] = new[start:start + size].view_as(masks[n])
-        start += size
-    return out
+    new = _prune_scores(flat_scores, flat, count)
+    return {n: part.view_as(masks[n])
+            for n, part in zip(names, new.split([masks[n].numel() for n in names]))}
 
 
 def random_unstructured(masks: Masks, rate: float | dict[str, float],

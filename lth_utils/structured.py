@@ -157,9 +157,7 @@ def lenet_study(config: dict) -> dict:
     fractions, weight_bits, seed."""
     from . import data as data_mod
     from . import models, sparse
-    d = data_mod.load("mnist", train_subset=config["train_subset"])
-    n = config["n_eval"]
-    d.val_x, d.val_y, d.test_x, d.test_y = d.val_x[:n], d.val_y[:n], d.test_x[:n], d.test_y[:n]
+    d = data_mod.load("mnist", train_subset=config["train_subset"], eval_size=config["n_eval"])
     model = models.build("lenet", seed=config["seed"])
     cfg = training.TrainConfig(iterations=config["iterations"], eval_every=100)
     dense = training.train(model, d, cfg, seed=config["seed"], progress=False)

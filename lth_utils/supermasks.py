@@ -30,9 +30,8 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from .masks import Masks, fraction_remaining
-from .population import evaluate, population_forward
+from .population import Params, evaluate, population_forward, stack_masks
 
-Params = dict[str, torch.Tensor]
 CRITERIA = ("large_final", "large_init", "magnitude_increase", "movement", "random",
             "large_final_same_sign")
 VARIANTS = ("theta0", "reinit", "reshuffle", "constant_sign", "random_sign")
@@ -196,7 +195,7 @@ def edge_popup(template: nn.Sequential, weights: Params, keeps: list[float], dat
     def current(hard: bool) -> Params:
         per = [_score_masks({n: s[i] for n, s in scores.items()}, names, keeps[i])
                for i in range(k)]
-        m = {n: torch.stack([p[n] for p in per]) for n in names}
+        m = stack_masks(per)
         return {n: m[n].detach() if hard else m[n] for n in names}
 
     iters, accs = [], []
@@ -264,12 +263,7 @@ def study_config(profile: str | None = None) -> SupermaskConfig:
 def load_data(cfg: SupermaskConfig):
     """MNIST at the study's sizes."""
     from .data import load
-    d = load("mnist", train_subset=cfg.train_subset)
-    if cfg.eval_size:
-        n = cfg.eval_size
-        d.val_x, d.val_y, d.test_x, d.test_y = d.val_x[:n], d.val_y[:n], d.test_x[:n], \
-            d.test_y[:n]
-    return d
+    return load("mnist", train_subset=cfg.train_subset, eval_size=cfg.eval_size)
 
 
 def train_dense(seed: int, data, cfg: SupermaskConfig) -> tuple[nn.Sequential, Params, Params]:
@@ -286,7 +280,7 @@ def train_dense(seed: int, data, cfg: SupermaskConfig) -> tuple[nn.Sequential, P
 
 def _trial(seed: int, data, cfg: SupermaskConfig) -> dict:
     from .masks import prunable
-    from .training import TrainConfig, stack_masks, train_plain, train_population
+    from .training import TrainConfig, train_plain, train_population
     model, theta0, thetaT = train_dense(seed, data, cfg)
     names = prunable(model)
     g = torch.Generator().manual_seed(1000 + seed)
@@ -304,7 +298,7 @@ def _trial(seed: int, data, cfg: SupermaskConfig) -> dict:
     for v in VARIANTS[1:]:
         arms.append(("variant", v, cfg.variant_keep))
         inits.append(kept_weights(v, theta0, mask_v, g)), ms.append(mask_v)
-    run = train_population(model, {n: torch.stack([i[n] for i in inits]) for n in theta0},
+    run = train_population(model, stack_masks(inits),
                            stack_masks(ms), data, tcfg, [seed] * len(ms), progress=False)
     acc = run.history.early_stop_test_acc
     out = {"seed": seed, "dense_acc": model.dense_acc, "criteria": {}, "variants": {},
@@ -330,6 +324,12 @@ def _trial(seed: int, data, cfg: SupermaskConfig) -> dict:
     return out
 
 
+def record_path(cfg: SupermaskConfig) -> Path:
+    """Where the study's record lives: ``data/results/supermasks-lenet-mnist-PROFILE.json``."""
+    from .results import results_dir
+    return results_dir() / f"supermasks-lenet-mnist-{cfg.profile}.json"
+
+
 def run_study(cfg: SupermaskConfig | None = None, path=None, data=None) -> dict:
     """The chapter's study, read from its record if one with this config exists, else run
     and saved to ``data/results/supermasks-lenet-mnist-PROFILE.json``. The trials done so far
@@ -338,9 +338,9 @@ def run_study(cfg: SupermaskConfig | None = None, path=None, data=None) -> dict:
     import json
 
     from . import device_name
-    from .results import KIND, SCHEMA, code_version, load_cached, results_dir, save_record
+    from .results import KIND, SCHEMA, code_version, load_cached, save_record
     cfg = cfg or study_config()
-    path = Path(path or results_dir() / f"supermasks-lenet-mnist-{cfg.profile}.json")
+    path = Path(path or record_path(cfg))
     cached = load_cached(path, cfg.to_dict())
     if cached is not None:
         return cached

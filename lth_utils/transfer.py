@@ -172,11 +172,7 @@ def _summaries(run, k: int) -> list[dict]:
 
 def load_data(cfg: TransferConfig, name: str) -> data_mod.Splits:
     """Dataset ``name`` at the config's sizes (training subset, evaluation sets kept)."""
-    d = data_mod.load(name, train_subset=cfg.train_subset)
-    if cfg.eval_size is not None:
-        d.val_x, d.val_y = d.val_x[:cfg.eval_size], d.val_y[:cfg.eval_size]
-        d.test_x, d.test_y = d.test_x[:cfg.eval_size], d.test_y[:cfg.eval_size]
-    return d
+    return data_mod.load(name, train_subset=cfg.train_subset, eval_size=cfg.eval_size)
 
 
 def find_tickets(cfg: TransferConfig, d: data_mod.Splits, progress: bool | None = None
@@ -215,6 +211,11 @@ def four_starts(cfg: TransferConfig, source: Masks, target: Masks, trial: int, l
             ("target_ticket", theta0, target)]
 
 
+def record_path(cfg: TransferConfig) -> Path:
+    """Where the study's record lives: ``data/results/transfer-lenet-PROFILE.json``."""
+    return results.results_dir() / f"{cfg.name}-{cfg.profile}.json"
+
+
 def _load_state(ckpt: Path, config: dict, log) -> dict | None:
     """The checkpoint of a killed run of ``config``, if readable (else None)."""
     if not ckpt.exists():
@@ -236,8 +237,7 @@ def run_transfer(cfg: TransferConfig, out: str | Path | None = None,
     direction), so a killed run resumes where it stopped and ends with the same record.
     """
     from . import device_name
-    out = Path(out) if out is not None else \
-        results.results_dir() / f"{cfg.name}-{cfg.profile}.json"
+    out = Path(out) if out is not None else record_path(cfg)
     cached = results.load_cached(out, cfg.to_dict())
     if cached is not None:
         return cached

@@ -11,17 +11,13 @@ from lth_utils import data
 @pytest.fixture(scope="session")
 def mnist_small():
     """Real MNIST, 2,000 training images (the full val and test sets are sliced for speed)."""
-    d = data.load("mnist", train_subset=2000)
-    d.val_x, d.val_y, d.test_x, d.test_y = d.val_x[:1000], d.val_y[:1000], d.test_x[:1000], d.test_y[:1000]
-    return d
+    return data.load("mnist", train_subset=2000, eval_size=1000)
 
 
 @pytest.fixture(scope="session")
 def cifar_small():
     """Real CIFAR-10, 500 training images, 200 validation and test images."""
-    d = data.load("cifar10", train_subset=500)
-    d.val_x, d.val_y, d.test_x, d.test_y = d.val_x[:200], d.val_y[:200], d.test_x[:200], d.test_y[:200]
-    return d
+    return data.load("cifar10", train_subset=500, eval_size=200)
 
 
 @pytest.fixture(autouse=True)

@@ -44,3 +44,13 @@ def test_bad_sizes():
         data.load("mnist", val_size=0)
     with pytest.raises(ValueError, match="train_subset"):
         data.load("mnist", train_subset=0)
+
+
+def test_eval_size_keeps_the_first_validation_and_test_images():
+    full = data.load("mnist", train_subset=600)
+    cut = data.load("mnist", train_subset=600, eval_size=300)
+    assert len(cut.val_y) == len(cut.test_y) == 300 and len(cut.train_y) == 600
+    assert torch.equal(cut.val_x, full.val_x[:300]) and torch.equal(cut.test_y, full.test_y[:300])
+    assert torch.equal(cut.train_x, full.train_x)
+    with pytest.raises(ValueError, match="eval_size must be a positive"):
+        data.load("mnist", eval_size=0)

@@ -265,15 +265,3 @@ def test_run_study_writes_resumes_and_caches(tmp_path, monkeypatch):
     # per trial: dense, IMP, 4 methods x 3 variants, random x 2, IMP shuffled and reinit
     assert len(rec["entries"]) == 2 * (1 + 1 + 4 * 3 + 2 + 2)
     assert pai.run_study(cfg, data, progress=False) == rec and calls == [0, 1, 1]
-
-
-@pytest.mark.parametrize("profile", ["quick", "standard"])
-def test_committed_records_match_the_book_configs(profile):
-    """The chapter reads the committed record of its profile; a stale one would retrain while
-    the book is built."""
-    from lth_utils import results
-    cfg = pai.study_config(profile)
-    path = results.results_dir() / f"{cfg.name}-{profile}.json"
-    assert results.load_cached(path, cfg.to_dict(), verbose=False) is not None, (
-        f"{path} is missing or stale: run lth_utils.prune_at_init.run_study("
-        f"prune_at_init.study_config({profile!r})) and commit the record")

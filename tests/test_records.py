@@ -162,3 +162,21 @@ def test_committed_records_match_the_book_configs():
                                 f"python -m lth_utils study lenet-mnist --profile {profile}"
         assert rec.get("trials", list(range(cfg.trials))) == list(range(cfg.trials))
         assert rec.get("device") and rec.get("precision") == "fp32"
+
+
+@pytest.mark.parametrize("profile", ["quick", "standard"])
+@pytest.mark.parametrize("study, config", [("supermasks", "study_config"),
+                                           ("prune_at_init", "study_config"),
+                                           ("transfer", "transfer_config")])
+def test_part_two_records_match_the_book_configs(study, config, profile):
+    """Chapters 9-11 read the committed record of their profile (quick in `make test`, standard
+    in `make book`); a missing or stale one would retrain while the book is built."""
+    import importlib
+
+    from lth_utils import results
+    module = importlib.import_module(f"lth_utils.{study}")
+    cfg = getattr(module, config)(profile)
+    path = module.record_path(cfg)
+    assert results.load_cached(path, cfg.to_dict(), verbose=False) is not None, (
+        f"{path} is missing or stale for the {profile} config: rerun lth_utils.{study}'s study "
+        f"at that profile and commit the record")

@@ -228,15 +228,3 @@ def test_killed_study_resumes_at_the_next_trial(tmp_path, mnist_small, monkeypat
     rec = sm.run_study(cfg, path, data=mnist_small)
     assert ran == [0, 1] and len(rec["trials"]) == 2 and rec["complete"]
     assert not path.with_suffix(".ckpt.json").exists()
-
-
-@pytest.mark.parametrize("profile", ["quick", "standard"])
-def test_committed_records_match_the_book_configs(profile):
-    """The chapter reads the committed record of its profile; a stale one would retrain while
-    the book is built."""
-    from lth_utils import results
-    cfg = sm.study_config(profile)
-    path = results.results_dir() / f"supermasks-lenet-mnist-{profile}.json"
-    assert results.load_cached(path, cfg.to_dict(), verbose=False) is not None, (
-        f"{path} is missing or stale: run lth_utils.supermasks.run_study("
-        f"supermasks.study_config({profile!r})) and commit the record")
