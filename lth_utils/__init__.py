@@ -5,7 +5,8 @@ One module per idea: ``data`` (datasets in memory), ``models`` (LeNet-300-100, C
 ``training`` (the population trainer, on the CPU or a GPU), ``lottery`` (the experiment),
 ``results`` (records on disk and the cache), ``records`` (reading a record: numbers, tables,
 provenance), figures for the chapters in ``plots`` (shared helpers; chapters 1–2),
-``finetune_plots`` (chapters 3–4) and ``lottery_plots`` (chapters 5–6), and ``widgets`` (the
+``finetune_plots`` (chapters 3–4) and ``lottery_plots`` (chapters 5–7: LeNet, and Conv-2 on
+CIFAR-10 from the same engine), and ``widgets`` (the
 "Try it" panels, which may import the others; none imports it). ``cli`` and ``bench`` are the
 command line (``python -m lth_utils``) and its speed benchmark.
 
@@ -17,7 +18,8 @@ mask overlap against chance; its figures in ``transfer_plots``); ``sparse`` (cha
 of dense, masked, CSR and COO layers, storage formats with relative indices and weight sharing,
 a compressed file) and ``structured`` (chapter 12: removing whole neurons, and the chapter's
 cached comparison with unstructured pruning); ``instability`` (for chapter 8: two copies trained
-from θ_k on different batch orders, the error along the line between them).
+from θ_k on different batch orders, the error along the line between them, and the chapter's
+cached study; its readers and figures in ``instability_plots``).
 """
 from __future__ import annotations
 

@@ -193,7 +193,21 @@ def test_truncated_checkpoint_falls_back_and_loses_nothing(reference, tmp_path):
 
 def test_width_is_stored_only_when_it_is_not_the_papers():
     # records written before `width` existed keep their config (and their cache key)
-    assert "width" not in lottery.study_config("conv2-cifar10", "quick").to_dict()
-    cfg = lottery.study_config("conv2-cifar10", "quick", width=0.25)
+    assert "width" not in lottery.study_config("conv2-cifar10", "quick", width=1.0).to_dict()
+    cfg = lottery.study_config("conv2-cifar10", "quick")
     assert cfg.to_dict()["width"] == 0.25
     assert lottery._init(cfg, 0)["conv1.weight"].shape == (16, 3, 3, 3)
+
+
+def test_dropout_is_stored_only_when_set_and_trains_with_dropout(tmp_path):
+    assert "dropout" not in lottery.study_config("lenet-mnist", "quick").to_dict()
+    cfg = lottery.study_config("lenet-mnist", "quick", dropout=0.5, trials=1, rounds=1,
+                               iterations=40, eval_every=20, train_subset=300, val_size=200,
+                               controls=(), oneshot_rounds=())
+    assert cfg.to_dict()["dropout"] == 0.5
+    rec = lottery.run_study(cfg, tmp_path / "drop.json", progress=False, log=lambda *a: None)
+    plain = lottery.run_study(lottery.StudyConfig(**{**cfg.to_dict(), "dropout": 0.0,
+                                                     "rates": tuple(cfg.rates)}),
+                              tmp_path / "plain.json", progress=False, log=lambda *a: None)
+    curve = lambda r: r["rounds"][1]["arms"]["ticket"][0]["val_loss"]  # noqa: E731
+    assert curve(rec) != curve(plain)    # dropout changed training, same seeds otherwise

@@ -147,19 +147,38 @@ def test_round_state_and_tables_read_the_record():
                        [600, 600, 1000, 600])
 
 
-def test_committed_records_match_the_book_configs():
-    """`make book` (standard) and `make test` (quick) read the committed LeNet records: each must
-    be complete and computed with exactly the config its profile asks for, or the chapters would
-    silently retrain (hours, for the standard profile) while the book is built."""
+def test_conv_paper_comparison_names_the_best_rounds():
+    rec = make_record({(0, "ticket"): (600, 600), (2, "ticket"): (200, 200),
+                       (3, "ticket"): (1000, 1000)})
+    for m in rec["rounds"][3]["arms"]["ticket"]:
+        m["early_stop_test_acc"] = 0.97
+    for m in rec["rounds"][3]["arms"]["random_mask"]:
+        m["early_stop_test_acc"] = 0.90
+    rows = {r["claim"].split(",")[0]: r["ours"] for r in records.conv_paper_comparison(rec)}
+    assert rows["ticket reaches early stop sooner than dense"] == "3.0× (at 64.0%)"
+    assert rows["ticket's test accuracy minus dense"] == "+2.0 pp (at 51.2%)"
+    assert rows["ticket stays above dense accuracy down to"] == "51.2%"
+    assert rows["random reinit. minus random mask"] == "+5.0 pp (at 51.2%)"
+    for m in rec["rounds"][1]["arms"]["ticket"]:
+        m["early_stop_test_acc"] = 0.90
+    rows = {r["claim"].split(",")[0]: r["ours"] for r in records.conv_paper_comparison(rec)}
+    assert rows["ticket stays above dense accuracy down to"].startswith("— (below dense")
+
+
+@pytest.mark.parametrize("study", ["lenet-mnist", "conv2-cifar10"])
+def test_committed_records_match_the_book_configs(study):
+    """`make book` (standard) and `make test` (quick) read the committed records of chapters 5-7:
+    each must be complete and computed with exactly the config its profile asks for, or the
+    chapters would silently retrain (hours, for the standard profile) while the book is built."""
     from lth_utils import lottery, results
     for profile in ("quick", "standard"):
-        cfg = lottery.study_config("lenet-mnist", profile)
+        cfg = lottery.study_config(study, profile)
         path = lottery.record_path(cfg)
-        assert path.exists(), f"{path} is missing: run python -m lth_utils study lenet-mnist " \
+        assert path.exists(), f"{path} is missing: run python -m lth_utils study {study} " \
                               f"--profile {profile} and commit the record"
         rec = results.load_cached(path, cfg.to_dict())
         assert rec is not None, f"{path} is stale or incomplete for the {profile} config: rerun " \
-                                f"python -m lth_utils study lenet-mnist --profile {profile}"
+                                f"python -m lth_utils study {study} --profile {profile}"
         assert rec.get("trials", list(range(cfg.trials))) == list(range(cfg.trials))
         assert rec.get("device") and rec.get("precision") == "fp32"
 
@@ -167,15 +186,19 @@ def test_committed_records_match_the_book_configs():
 @pytest.mark.parametrize("profile", ["quick", "standard"])
 @pytest.mark.parametrize("study, config", [("supermasks", "study_config"),
                                            ("prune_at_init", "study_config"),
-                                           ("transfer", "transfer_config")])
+                                           ("transfer", "transfer_config"),
+                                           ("instability", "study_config:lenet"),
+                                           ("instability", "study_config:conv2")])
 def test_part_two_records_match_the_book_configs(study, config, profile):
-    """Chapters 9-11 read the committed record of their profile (quick in `make test`, standard
-    in `make book`); a missing or stale one would retrain while the book is built."""
+    """Chapters 8-11 read the committed record of their profile (quick in `make test`, standard
+    in `make book`); a missing or stale one would retrain while the book is built. A config
+    "function:arg" calls ``function(arg, profile)`` (chapter 8: one record per network)."""
     import importlib
 
     from lth_utils import results
     module = importlib.import_module(f"lth_utils.{study}")
-    cfg = getattr(module, config)(profile)
+    name, _, arg = config.partition(":")
+    cfg = getattr(module, name)(*([arg] if arg else []), profile)
     path = module.record_path(cfg)
     assert results.load_cached(path, cfg.to_dict(), verbose=False) is not None, (
         f"{path} is missing or stale for the {profile} config: rerun lth_utils.{study}'s study "
