@@ -15,19 +15,31 @@ connected region: the network is *stable* at k (the paper counts below 2% as sta
 (``masks``) trains a sparse network the same way, e.g. a ticket from θ_0 or rewound to θ_k.
 
 Here the copies start from θ_k with fresh optimiser state (Adam's moments at zero, as the
-lottery engine does when it resets or rewinds); the paper's networks continue SGD with momentum.
+lottery engine does when it resets or rewinds); the paper's networks train with SGD.
+
+:func:`run_study` measures all of it for chapter 8 (dense LeNet and Conv-2 spawned at several k;
+a LeNet ticket found by IMP with resetting and with rewinding, and its control) and caches its
+record in ``data/results/instability-NETWORK-PROFILE.json``; its figures are in
+:mod:`lth_utils.instability_plots`.
 """
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import torch
 from torch import nn
 
+from . import results
 from .data import Splits
-from .masks import Masks, ones
+from .lottery import derive_seed
+from .masks import Masks, fraction_remaining, ones
+from .models import build
 from .population import Params, evaluate
+from .pruning import check_fraction, l1_unstructured
 from .training import TrainConfig, stack_masks, train_population
 
 STABLE = 0.02     # the paper's threshold: instability below 2% counts as stable
@@ -48,17 +60,18 @@ def interpolate(a: Params, b: Params, alphas: Sequence[float]) -> Params:
 
 
 def path_error(template: nn.Sequential, a: Params, b: Params, x: torch.Tensor, y: torch.Tensor,
-               points: int = 11) -> tuple[list[float], list[float]]:
+               points: int = 11, chunk: int = 1000) -> tuple[list[float], list[float]]:
     """(alphas, error at each alpha) along the line from ``a`` to ``b``, evaluated on (x, y).
 
-    All ``points`` networks are evaluated as one population (one pass over x)."""
+    All ``points`` networks are evaluated as one population (one pass over x, ``chunk`` images
+    at a time: memory only)."""
     if points < 2:
         raise ValueError(f"points must be at least 2 (the two ends), got {points}")
     alphas = [i / (points - 1) for i in range(points)]
     stacked = {n: v.to(x.device) for n, v in interpolate(a, b, alphas).items()}
     template.eval()
     with torch.no_grad():
-        _, acc = evaluate(template, stacked, x, y)
+        _, acc = evaluate(template, stacked, x, y, chunk)
     return alphas, [1.0 - v for v in acc.tolist()]
 
 
@@ -107,3 +120,259 @@ def instability_at(template: nn.Sequential, theta0: Params, data: Splits, cfg: T
         rows.append({"k": k, "alphas": alphas, "errors": [round(e, 5) for e in errors],
                      "instability": round(value, 5), "stable": value < STABLE})
     return rows
+
+
+# ----------------------------------------------------------------------------- the study
+
+@dataclass
+class InstabilityConfig:
+    """Everything that determines chapter 8's numbers for one network (profiles: sizes only).
+
+    Dense part: for each trial and each k of ``ks``, instability of the dense network spawned
+    at k (copies trained to ``iterations``). Ticket part (``imp_rounds`` > 0): iterative
+    magnitude pruning, two arms on the same batches, one resetting the survivors to θ0, one
+    rewinding them to θ_k (k = ``rewind_iteration``); then the instability of the reset
+    ticket from θ0, of its mask with a fresh initialisation, and of the rewound ticket."""
+    network: str = "lenet"                  # "lenet" (on MNIST) or "conv2" (on CIFAR-10)
+    profile: str = "quick"
+    trials: int = 2
+    iterations: int = 300                   # T: every copy and every IMP training
+    ks: tuple[int, ...] = (0, 30, 100)      # spawn points of the dense network
+    points: int = 11                        # networks on each path, its two ends included
+    batch_size: int = 60
+    lr: float = 1.2e-3                      # Adam
+    width: float = 1.0                      # conv2: channels x width (0.25: 16 channels)
+    train_subset: int | None = 5000
+    eval_size: int | None = 1000            # validation and test images (None: all)
+    imp_rounds: int = 0                     # rounds of IMP for the ticket part (0: no part)
+    imp_rates: tuple[float, float] = (0.8, 0.5)   # per round: other layers, output layer
+    rewind_iteration: int = 30
+    imp_eval_every: int = 50                # validation (early stop) during IMP trainings
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.ks, self.imp_rates = tuple(self.ks), tuple(self.imp_rates)
+        if self.network not in NETWORKS:
+            raise ValueError(f"network must be one of {', '.join(NETWORKS)}, "
+                             f"got {self.network!r}")
+        if not self.ks or list(self.ks) != sorted(set(self.ks)) \
+                or not 0 <= self.ks[0] <= self.ks[-1] < self.iterations:
+            raise ValueError(f"ks must be increasing iterations in [0, {self.iterations}), "
+                             f"got {self.ks}")
+        if self.trials < 1 or self.points < 2 or self.imp_rounds < 0:
+            raise ValueError("need trials >= 1, points >= 2 and imp_rounds >= 0")
+        if self.imp_rounds and not 0 < self.rewind_iteration < self.iterations:
+            raise ValueError(f"rewind_iteration must be in (0, {self.iterations}) for the "
+                             f"ticket part, got {self.rewind_iteration}")
+        for r in self.imp_rates:
+            check_fraction(r, "pruning rate")
+
+    @property
+    def name(self) -> str:
+        return f"instability-{self.network}"
+
+    def copy_config(self) -> TrainConfig:
+        """How every copy trains: T iterations, validation only at the ends (not needed)."""
+        return TrainConfig(iterations=self.iterations, batch_size=self.batch_size, lr=self.lr,
+                           eval_every=self.iterations, eval_batch=1000)
+
+    def imp_config(self) -> TrainConfig:
+        """How IMP trains: early stop on the validation set, the test set at the end."""
+        every = self.imp_eval_every
+        return TrainConfig(iterations=self.iterations, batch_size=self.batch_size, lr=self.lr,
+                           eval_every=every, test_every=every * -(-self.iterations // every),
+                           eval_batch=1000, snapshot_at=self.rewind_iteration)
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+NETWORKS = {"lenet": "mnist", "conv2": "cifar10"}
+# LeNet: T = 3,000 (the book's chapters 5-6 train 20,000); the ticket: 5 rounds of 50% to
+# 3.1% of the hidden weights. Conv-2 at a quarter of its channels, T = 1,000 (chapter 7: 10,000),
+# its paths on 5,000 test images: what a shared 2-core CPU affords (see the chapter).
+SIZES = {
+    ("lenet", "quick"): dict(imp_rounds=2),
+    ("lenet", "standard"): dict(iterations=3000, ks=(0, 100, 500, 2000), train_subset=None,
+                                eval_size=None, imp_rounds=5, imp_rates=(0.5, 0.25),
+                                rewind_iteration=100, imp_eval_every=250),
+    ("conv2", "quick"): dict(iterations=100, ks=(0, 20, 50), lr=2e-4, width=0.25,
+                             train_subset=2000, eval_size=500),
+    ("conv2", "standard"): dict(iterations=1000, ks=(0, 100, 300), lr=2e-4, width=0.25,
+                                train_subset=None, eval_size=5000),
+    # paper: the book's full horizons (chapter 5's LeNet, chapter 7's Conv-2 at width 1), the
+    # LMC paper's 30 points a path, more spawn points and trials; for a GPU
+    ("lenet", "paper"): dict(trials=3, iterations=20_000, ks=(0, 100, 500, 2000, 5000), points=30,
+                             train_subset=None, eval_size=None, imp_rounds=15,
+                             imp_rates=(0.2, 0.1), rewind_iteration=500, imp_eval_every=100),
+    ("conv2", "paper"): dict(trials=3, iterations=20_000, ks=(0, 100, 500, 2000, 5000),
+                             points=30, lr=2e-4, train_subset=None, eval_size=None),
+}
+
+
+def study_config(network: str = "lenet", profile: str | None = None,
+                 **overrides) -> InstabilityConfig:
+    """The study's config for ``network`` at ``profile`` (default ``$LTH_PROFILE``)."""
+    from . import profile as current
+    p = profile or current()
+    if network not in NETWORKS:
+        raise ValueError(f"network must be one of {', '.join(NETWORKS)}, got {network!r}")
+    sizes = SIZES[(network, p)]
+    return InstabilityConfig(network=network, profile=p, **{**sizes, **overrides})
+
+
+def record_path(cfg: InstabilityConfig) -> Path:
+    """Where the study's record lives: ``data/results/instability-NETWORK-PROFILE.json``."""
+    return results.results_dir() / f"{cfg.name}-{cfg.profile}.json"
+
+
+def load_data(cfg: InstabilityConfig) -> Splits:
+    """The network's dataset at the config's sizes."""
+    from .data import load
+    return load(NETWORKS[cfg.network], train_subset=cfg.train_subset, eval_size=cfg.eval_size)
+
+
+def initial_weights(cfg: InstabilityConfig, *labels) -> Params:
+    """θ0 drawn from a seed derived from ``labels`` (e.g. ("init", trial)), on the CPU."""
+    net = build(cfg.network, derive_seed(cfg.seed, *labels), width=cfg.width)
+    return {n: p.detach().clone() for n, p in net.named_parameters()}
+
+
+def copy_seeds(cfg: InstabilityConfig, trial: int) -> tuple[int, int]:
+    """The two batch orders of trial ``trial`` (order A also trains θ0 to θ_k)."""
+    return tuple(derive_seed(cfg.seed, "batches", trial, order) for order in "AB")
+
+
+def path_row(template: nn.Sequential, a: Params, b: Params, data: Splits, points: int) -> dict:
+    """One path as a record row: alphas, test errors, instability, stable."""
+    alphas, errors = path_error(template, a, b, data.test_x, data.test_y, points)
+    value = round(instability(errors), 5)
+    return {"alphas": [round(x, 4) for x in alphas], "errors": [round(e, 5) for e in errors],
+            "instability": value, "stable": value < STABLE}
+
+
+def _prune(cfg: InstabilityConfig, weights: Params, m: Masks) -> Masks:
+    last = list(m)[-1]
+    return l1_unstructured(weights, m, {n: cfg.imp_rates[n == last] for n in m})
+
+
+def imp_round(cfg: InstabilityConfig, template: nn.Sequential, data: Splits, state: dict,
+              r: int, progress: bool | None = False) -> dict:
+    """Round ``r`` of IMP for all trials as one population; updates ``state`` (masks of both
+    arms, θ_k) and returns the round's row. Round 0 trains the dense networks (and keeps
+    θ_k); round r >= 1 trains the reset arm from θ0 and the rewind arm from θ_k."""
+    n = cfg.trials
+    inits = [initial_weights(cfg, "init", t) for t in range(n)]
+    seeds = [copy_seeds(cfg, t)[0] for t in range(n)]
+    if r == 0:
+        members = [("dense", inits[t], ones(template)) for t in range(n)]
+    else:
+        members = ([("reset", inits[t], state["reset"][t]) for t in range(n)]
+                   + [("rewind", state["theta_k"][t], state["rewind"][t]) for t in range(n)])
+    run = train_population(template, stack_masks([m[1] for m in members]),
+                           stack_masks([m[2] for m in members]), data, cfg.imp_config(),
+                           seeds * (len(members) // n), progress, f"IMP round {r}")
+    acc = [round(a, 5) for a in run.history.early_stop_test_acc]
+    trained = [{k: v[i].cpu() for k, v in run.params.items()} for i in range(len(members))]
+    if r == 0:
+        state["theta_k"] = [{k: v[i].cpu() for k, v in run.snapshot.items()} for i in range(n)]
+        pruned = [_prune(cfg, trained[t], members[t][2]) for t in range(n)]
+        state["reset"], state["rewind"] = pruned, [dict(m) for m in pruned]
+        return {"round": 0, "fraction_remaining": 1.0, "dense": acc}
+    row = {"round": r, "fraction_remaining": round(fraction_remaining(state["reset"][0]), 6),
+           "reset": acc[:n], "rewind": acc[n:]}
+    if r < cfg.imp_rounds:
+        state["reset"] = [_prune(cfg, trained[t], state["reset"][t]) for t in range(n)]
+        state["rewind"] = [_prune(cfg, trained[n + t], state["rewind"][t]) for t in range(n)]
+    return row
+
+
+def _units(cfg: InstabilityConfig) -> list[str]:
+    """The study's units in order: what a killed run resumes after."""
+    out = [f"dense k={k} trial={t}" for k in cfg.ks for t in range(cfg.trials)]
+    if cfg.imp_rounds:
+        out += [f"imp round={r}" for r in range(cfg.imp_rounds + 1)]
+        out += [f"{p} trial={t}" for p in TICKET_PARTS for t in range(cfg.trials)]
+    return out
+
+
+TICKET_PARTS = ("ticket", "reinit", "rewound")
+
+
+def _unit(cfg: InstabilityConfig, unit: str, template, data: Splits, state: dict,
+          progress: bool | None) -> dict:
+    """Compute one unit of :func:`_units` (its row for the record)."""
+    part, *rest = unit.split()
+    args = dict(a.split("=") for a in rest)
+    if part == "imp":
+        return imp_round(cfg, template, data, state, int(args["round"]), progress)
+    t = int(args["trial"])
+    k = int(args.get("k", 0))
+    theta0, masks = initial_weights(cfg, "init", t), None
+    if part in TICKET_PARTS:
+        masks = state["rewind" if part == "rewound" else "reset"][t]
+        theta0 = {"ticket": theta0, "reinit": initial_weights(cfg, "reinit", t),
+                  "rewound": state["theta_k"][t]}[part]
+        k = cfg.rewind_iteration if part == "rewound" else 0
+    # dense: train θ0 to θ_k, then the copies; tickets: the copies start at the given weights
+    _, a, b = spawn(template, theta0, data, cfg.copy_config(), k if part == "dense" else 0,
+                    copy_seeds(cfg, t), masks, progress)
+    return {"part": part, "k": k, "trial": t, **path_row(template, a, b, data, cfg.points)}
+
+
+def run_study(cfg: InstabilityConfig | None = None, out: str | Path | None = None,
+              progress: bool | None = False, data: Splits | None = None, log=print) -> dict:
+    """The study's record: read from ``out`` (default :func:`record_path`) if it was computed
+    with this config, else computed. A checkpoint beside it (``.ckpt.pt``) is written after
+    every unit (one k of one trial, one IMP round, one ticket path), so a killed run resumes
+    at the next unit and ends with the same record."""
+    from . import device_name
+    cfg = cfg or study_config()
+    out = Path(out) if out is not None else record_path(cfg)
+    cached = results.load_cached(out, cfg.to_dict())
+    if cached is not None:
+        return cached
+    ckpt = out.with_suffix(".ckpt.pt")
+    state = None
+    if ckpt.exists():
+        try:
+            state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        except Exception as err:  # truncated or corrupt
+            log(f"{ckpt.name} is unreadable ({type(err).__name__}); starting afresh")
+        if state is not None and state.get("config") != cfg.to_dict():
+            state = None
+    if state is None:
+        state = {"config": cfg.to_dict(), "rows": {}, "wall_time_s": 0.0}
+    else:
+        log(f"resuming {out.name} after {len(state['rows'])} unit(s)")
+    data = data if data is not None else load_data(cfg)
+    template = build(cfg.network, 0, width=cfg.width)
+    for unit in _units(cfg):
+        if unit in state["rows"]:
+            continue
+        started = time.time()
+        state["rows"][unit] = _unit(cfg, unit, template, data, state, progress)
+        state["wall_time_s"] += time.time() - started
+        tmp = ckpt.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, ckpt)
+        log(f"{out.name}: {unit} done ({state['wall_time_s'] / 60:.1f} min so far)")
+    rows = [state["rows"][u] for u in _units(cfg)]
+    record = {"kind": results.KIND, "schema": results.SCHEMA, "complete": True,
+              "config": cfg.to_dict(), "code_version": results.code_version(),
+              "device": device_name(data.device), "precision": "fp32",
+              "wall_time_s": round(state["wall_time_s"], 1),
+              "paths": [r for r in rows if "part" in r],
+              "imp": [r for r in rows if "round" in r]}
+    results.save_record(record, out)
+    ckpt.unlink(missing_ok=True)
+    return record
+
+
+def provenance(record: dict) -> str:
+    """Where a figure's numbers come from, parts joined by " · "."""
+    c, v = record["config"], record.get("code_version", {})
+    return (f"record instability-{c['network']} · profile {c['profile']}"
+            f" · {c['trials']} trial(s) · {c['iterations']:,} iterations each · "
+            f"{c['points']} points a path · lth_utils {v.get('lth_utils', '?')} @ "
+            f"{v.get('git') or '?'} · {record.get('wall_time_s', 0) / 60:.1f} min of compute")

@@ -202,6 +202,19 @@ def transfer_slider(record: dict, value: int | None = None):
                   lambda i: overlap_state(record, i), plot_overlap_state)
 
 
+def path_slider(records: list[dict], i: int | None = None):
+    """'Try it' (chapter 8): a slider over the spawn points of instability ``records`` (position
+    i: each network's i-th k), showing each network's paths there
+    (:func:`lth_utils.instability_plots.path_state`). Starts at ``i`` (default the last).
+    Returns a VBox; ``box.slider``, ``box.state``."""
+    from .instability_plots import NAMES, ks, path_state, plot_path_state, slider_label
+    n = max(len(ks(rec)) for rec in records)
+    options = [(slider_label(records, j), j) for j in range(n)]
+    nets = " / ".join(NAMES[r["config"]["network"]].split()[0] for r in records)
+    return _panel({"slider": _selection(options, n - 1 if i is None else i, f"k ({nets})")},
+                  lambda j: path_state(records, j), plot_path_state)
+
+
 # --- chapter 10: pruning at initialisation, method and sparsity -------------------------------
 
 def prune_at_init_explorer(model: nn.Module, x, y, method: str = "snip", sparsity: float = 0.99,

@@ -72,3 +72,169 @@ def test_instability_at_reports_every_k(mnist_small):
         assert len(r["errors"]) == 3 and r["alphas"] == [0, 0.5, 1.0]
         assert r["instability"] == pytest.approx(ins.instability(r["errors"]), abs=1e-4)
         assert r["stable"] == (r["instability"] < ins.STABLE)
+
+
+# ----------------------------------------------------------------------------- the study
+
+def tiny(**kw):
+    """A study small enough for a unit test (mnist_small: 2,000 training images)."""
+    base = dict(trials=1, iterations=20, ks=(0, 10), points=3, imp_rounds=1,
+                imp_rates=(0.5, 0.25), rewind_iteration=5, imp_eval_every=10)
+    return ins.study_config("lenet", "quick", **{**base, **kw})
+
+
+def test_study_configs_change_sizes_only():
+    q, s = ins.study_config("lenet", "quick"), ins.study_config("lenet", "standard")
+    assert q.iterations < s.iterations and q.network == s.network == "lenet"
+    assert s.ks == (0, 100, 500, 2000) and s.points == 11 and s.trials == 2
+    c = ins.study_config("conv2", "standard")
+    assert c.width == 0.25 and c.imp_rounds == 0 and c.eval_size == 5000
+    paper = ins.study_config("conv2", "paper")
+    assert paper.profile == "paper" and paper.iterations > c.iterations
+    assert paper.width == 1.0 and paper.points == 30 and paper.lr == c.lr
+    assert ins.record_path(c).name == "instability-conv2-standard.json"
+    with pytest.raises(ValueError, match="network must be"):
+        ins.study_config("resnet20")
+    with pytest.raises(ValueError, match="ks must be increasing"):
+        ins.study_config("lenet", "quick", ks=(0, 300))
+    with pytest.raises(ValueError, match="rewind_iteration"):
+        ins.study_config("lenet", "quick", rewind_iteration=0)
+    with pytest.raises(ValueError, match="pruning rate"):
+        ins.study_config("lenet", "quick", imp_rates=(1.0, 0.5))
+
+
+def test_units_cover_every_k_trial_round_and_ticket():
+    units = ins._units(tiny(trials=2))
+    assert units[:4] == ["dense k=0 trial=0", "dense k=0 trial=1", "dense k=10 trial=0",
+                         "dense k=10 trial=1"]
+    assert units[4:6] == ["imp round=0", "imp round=1"]
+    assert units[6:] == [f"{p} trial={t}" for p in ins.TICKET_PARTS for t in (0, 1)]
+    assert ins._units(tiny(imp_rounds=0)) == ["dense k=0 trial=0", "dense k=10 trial=0"]
+
+
+def test_imp_rounds_prune_each_layer_at_its_rate_and_keep_theta_k(mnist_small):
+    cfg = tiny(trials=2)
+    template, state = models.build("lenet"), {}
+    row0 = ins.imp_round(cfg, template, mnist_small, state, 0)
+    assert row0["fraction_remaining"] == 1.0 and len(row0["dense"]) == 2
+    for t in range(2):
+        m = state["reset"][t]
+        assert m["fc1.weight"].sum() == 235200 // 2 and m["fc3.weight"].sum() == 750
+        assert all(torch.equal(m[n], state["rewind"][t][n]) for n in m)   # one dense prune
+        # θ_k: trained k iterations from θ0, not θ0 itself
+        assert not torch.equal(state["theta_k"][t]["fc1.weight"],
+                               ins.initial_weights(cfg, "init", t)["fc1.weight"])
+    row1 = ins.imp_round(cfg, template, mnist_small, state, 1)
+    assert row1["fraction_remaining"] == pytest.approx((265200 / 2 + 750) / 266200, abs=1e-5)
+    assert len(row1["reset"]) == len(row1["rewind"]) == 2
+    assert state["reset"][0]["fc1.weight"].sum() == 235200 // 2   # the last round: no prune
+
+
+def test_run_study_resumes_after_a_kill_and_ends_with_the_same_record(mnist_small, tmp_path):
+    cfg = tiny()
+    whole = ins.run_study(cfg, tmp_path / "whole.json", data=mnist_small, log=lambda s: None)
+    assert whole["complete"] and whole["config"] == cfg.to_dict()
+    assert [(p["part"], p["k"]) for p in whole["paths"]] == [
+        ("dense", 0), ("dense", 10), ("ticket", 0), ("reinit", 0), ("rewound", 5)]
+    assert [r["round"] for r in whole["imp"]] == [0, 1]
+    for p in whole["paths"]:
+        assert len(p["errors"]) == 3 and p["stable"] == (p["instability"] < ins.STABLE)
+
+    calls = []
+
+    def killer(msg):   # dies after the third unit, as a killed process would
+        calls.append(msg)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "killed.json"
+    with pytest.raises(KeyboardInterrupt):
+        ins.run_study(cfg, out, data=mnist_small, log=killer)
+    assert out.with_suffix(".ckpt.pt").exists() and not out.exists()
+    resumed = ins.run_study(cfg, out, data=mnist_small, log=calls.append)
+    assert any("resuming" in c and "3 unit" in c for c in calls)
+    assert resumed["paths"] == whole["paths"] and resumed["imp"] == whole["imp"]
+    assert not out.with_suffix(".ckpt.pt").exists()
+    # cached: the same record back, nothing recomputed; another config recomputes
+    assert ins.run_study(cfg, out, data=mnist_small, log=calls.append) == resumed
+    assert ins.run_study(tiny(imp_rounds=0), out, data=mnist_small,
+                         log=lambda s: None)["imp"] == []
+
+
+# ----------------------------------------------------------------------------- readers, figures
+
+def synthetic(network="lenet", ks=(0, 10, 50), inst=((0.03, 0.05), (0.01, 0.03), (0.0, 0.01)),
+              imp=True):
+    """A record shaped like run_study's: dense paths whose instability is ``inst[k][trial]``."""
+    paths = []
+    for k, values in zip(ks, inst):
+        for t, v in enumerate(values):
+            errors = [0.1] * 11
+            errors[5] = 0.1 + v
+            paths.append({"part": "dense", "k": k, "trial": t, "alphas": [i / 10 for i in
+                          range(11)], "errors": errors, "instability": v, "stable": v < 0.02})
+    rec = {"config": {"network": network, "profile": "quick", "trials": 2, "iterations": 100,
+                      "ks": list(ks), "points": 11, "rewind_iteration": 10},
+           "code_version": {"lth_utils": "0"}, "wall_time_s": 60.0, "paths": paths, "imp": []}
+    if imp:
+        for part in ins.TICKET_PARTS:
+            for t in range(2):
+                paths.append({"part": part, "k": 10 if part == "rewound" else 0, "trial": t,
+                              "alphas": paths[0]["alphas"], "errors": [0.2] * 11,
+                              "instability": 0.0, "stable": True})
+        rec["imp"] = [{"round": 0, "fraction_remaining": 1.0, "dense": [0.9, 0.92]},
+                      {"round": 1, "fraction_remaining": 0.5, "reset": [0.91, 0.93],
+                       "rewind": [0.92, 0.94]},
+                      {"round": 2, "fraction_remaining": 0.25, "reset": [0.8, 0.9],
+                       "rewind": [0.85, 0.95]}]
+    return rec
+
+
+def test_readers_give_per_trial_numbers():
+    from lth_utils import instability_plots as ip
+    rec = synthetic()
+    assert ip.ks(rec) == [0, 10, 50]
+    assert list(ip.instabilities(rec, "dense", 10)) == [0.01, 0.03]
+    assert ip.stable_from(rec) == 50      # k = 10 has a trial at 3%
+    assert ip.stable_from(synthetic(inst=((0.0, 0.0), (0.0, 0.0), (0.03, 0.0)))) is None
+    assert ip.stable_from(synthetic(inst=((0.0, 0.01),) * 3)) == 0
+    assert ip.end_accuracy(rec) == pytest.approx(0.9)
+    assert ip.end_accuracy(rec, "reinit") == pytest.approx(0.8)
+    c = ip.imp_curves(rec)
+    assert list(c["fraction"]) == [0.5, 0.25] and c["dense"] == pytest.approx(0.91)
+    assert c["rewind"]["mean"][1] == pytest.approx(0.9) and c["reset"]["lo"][1] == 0.8
+    with pytest.raises(ValueError, match="give k"):
+        ip.instabilities(rec, "dense")
+    with pytest.raises(ValueError, match="no 'rewound' paths"):
+        ip.rows(synthetic(imp=False), "rewound")
+    with pytest.raises(ValueError, match="no IMP rounds"):
+        ip.imp_curves(synthetic(imp=False))
+
+
+def test_slider_positions_pair_each_networks_spawn_points():
+    from lth_utils import instability_plots as ip
+    recs = [synthetic(), synthetic("conv2", ks=(0, 20), inst=((0.1, 0.2), (0.0, 0.0)),
+                                   imp=False)]
+    assert ip.slider_label(recs, 1) == "10 / 20" and ip.slider_label(recs, 2) == "50 / –"
+    state = ip.path_state(recs, 2)
+    assert [p["k"] for p in state["panels"]] == [50, None]
+    assert state["panels"][1]["trials"] is None and len(state["panels"][0]["trials"]) == 2
+    from lth_utils import widgets
+    box = widgets.path_slider(recs)
+    assert box.slider.value == 2 and len(box.slider.options) == 3
+    box.slider.value = 0
+    assert [p["k"] for p in box.state["panels"]] == [0, 0]
+
+
+def test_figures_fit_the_column():
+    import matplotlib.pyplot as plt
+
+    from lth_utils import instability_plots as ip
+    from test_figure_sizes import readable
+    recs = [synthetic(), synthetic("conv2", ks=(0, 20), inst=((0.1, 0.2), (0.0, 0.0)),
+                                   imp=False)]
+    for fig in (ip.plot_paths(recs), ip.plot_instability_vs_k(recs), ip.plot_tickets(recs[0]),
+                ip.plot_imp(recs[0]), ip.plot_path_grid(recs),
+                ip.plot_path_state(ip.path_state(recs, 1))):
+        readable(fig)
+        plt.close(fig)

@@ -1,0 +1,273 @@
+"""Chapter 8's numbers and figures, read from :func:`lth_utils.instability.run_study`'s records.
+
+Readers first (plain numbers for the text and the Check cell), then one function per figure;
+each takes records and returns its figure. Sizes follow :mod:`lth_utils.plots`: at most 7.5 in
+wide, text at least 8 pt, the records' provenance under every figure. It also holds
+the state and figure of the chapter's "Try it" panel (the panel: ``widgets.path_slider``).
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .instability import STABLE, TICKET_PARTS, provenance
+from .plots import MAX_WIDTH, fraction_ticks, percent_axis
+
+NAMES = {"lenet": "LeNet-300-100 on MNIST", "conv2": "Conv-2 (¼ width) on CIFAR-10"}
+PART_LABELS = {"dense": "dense network, k = 0", "ticket": "IMP ticket, reset to θ0",
+               "reinit": "ticket's mask, new random init",
+               "rewound": "IMP ticket, rewound to θk"}
+SHORT_LABELS = {"dense": "dense\nfrom θ0", "ticket": "ticket\nreset to θ0",
+                "reinit": "its mask,\nnew init", "rewound": "ticket\nrewound to θk"}
+PART_COLORS = {"dense": "#000000", "ticket": "#1f77b4", "reinit": "#d62728",
+               "rewound": "#2ca02c", "reset": "#1f77b4", "rewind": "#2ca02c"}
+
+
+# ----------------------------------------------------------------------------- readers
+
+def rows(record: dict, part: str = "dense", k: int | None = None) -> list[dict]:
+    """The path rows of ``part`` ("dense", "ticket", "reinit", "rewound"), at spawn point
+    ``k`` if given, in trial order."""
+    out = [r for r in record["paths"] if r["part"] == part and (k is None or r["k"] == k)]
+    if not out:
+        raise ValueError(f"the record has no {part!r} paths" + (f" at k={k}" if k is not None
+                         else "") + ": see record['config'] for what it measured")
+    return sorted(out, key=lambda r: r["trial"])
+
+
+def ks(record: dict) -> list[int]:
+    """The spawn points of the dense network, increasing."""
+    return sorted({r["k"] for r in record["paths"] if r["part"] == "dense"})
+
+
+def instabilities(record: dict, part: str = "dense", k: int | None = None) -> np.ndarray:
+    """(trials,) instability of ``part`` at ``k`` (dense: k is required)."""
+    if part == "dense" and k is None:
+        raise ValueError("give k for the dense network: one of ks(record)")
+    return np.array([r["instability"] for r in rows(record, part, k)])
+
+
+def end_accuracy(record: dict, part: str = "dense", k: int | None = 0) -> float:
+    """Mean test accuracy of the trained copies (both ends of every trial's path)."""
+    rs = rows(record, part, k if part == "dense" else None)
+    return float(np.mean([1 - e for r in rs for e in (r["errors"][0], r["errors"][-1])]))
+
+
+def stable_from(record: dict, threshold: float = STABLE) -> int | None:
+    """The first k from which every later dense spawn point is stable in every trial
+    (instability below ``threshold``), or None if the last one is not."""
+    first = None
+    for k in reversed(ks(record)):
+        if instabilities(record, "dense", k).max() >= threshold:
+            break
+        first = k
+    return first
+
+
+def imp_curves(record: dict) -> dict[str, np.ndarray]:
+    """IMP accuracy (early stop, test set): ``fraction`` (R,), and per arm ("reset", "rewind")
+    ``mean``/``lo``/``hi`` (R,) over trials; ``dense`` the dense networks' mean."""
+    imp = [r for r in record["imp"] if r["round"] >= 1]
+    if not imp:
+        raise ValueError("the record has no IMP rounds: the ticket part runs for LeNet only")
+    out = {"fraction": np.array([r["fraction_remaining"] for r in imp]),
+           "dense": float(np.mean(record["imp"][0]["dense"]))}
+    for arm in ("reset", "rewind"):
+        v = np.array([r[arm] for r in imp])
+        out[arm] = {"mean": v.mean(1), "lo": v.min(1), "hi": v.max(1)}
+    return out
+
+
+# ----------------------------------------------------------------------------- figures
+
+def add_footer(fig, records: list[dict], fontsize: float = 8) -> None:
+    """The records' provenance in grey under ``fig`` (constrained layout), one block each."""
+    per_line, lines = int(72 * fig.get_figwidth() / (0.6 * fontsize)), []
+    for rec in records:
+        block: list[str] = []
+        for part in provenance(rec).split(" · "):
+            if block and len(block[-1]) + 3 + len(part) <= per_line:
+                block[-1] += " · " + part
+            else:
+                block.append(part)
+        lines += block
+    h = (0.17 * len(lines) + 0.1) / fig.get_figheight()
+    fig.get_layout_engine().set(rect=(0, h, 1, 1 - h))
+    fig.text(0.5, 0.01, "\n".join(lines), ha="center", va="bottom", fontsize=fontsize,
+             color="0.4")
+
+
+def _error_axis(ax) -> None:
+    percent_axis(ax, "y", log=False)
+    ax.set_xlabel("interpolation α (0: copy A, 1: copy B)")
+    ax.set_ylabel("test error")
+    ax.grid(alpha=0.3)
+
+
+def plot_paths(records: list[dict]):
+    """Test error along the path between the two copies, one panel per record, one line per
+    spawn point k (mean over trials; the band is the range). Returns the figure."""
+    fig, axes = plt.subplots(1, len(records), figsize=(MAX_WIDTH, 3.6), layout="constrained",
+                             squeeze=False)
+    for ax, rec in zip(axes[0], records):
+        colors = plt.cm.viridis(np.linspace(0, 0.85, len(ks(rec))))
+        for c, k in zip(colors, ks(rec)):
+            e = np.array([r["errors"] for r in rows(rec, "dense", k)])
+            alphas = rows(rec, "dense", k)[0]["alphas"]
+            ax.plot(alphas, e.mean(0), color=c, marker="o", ms=3, label=f"k = {k:,}")
+            ax.fill_between(alphas, e.min(0), e.max(0), color=c, alpha=0.2, lw=0)
+        _error_axis(ax)
+        ax.set_title(NAMES[rec["config"]["network"]], fontsize=10)
+        ax.legend(fontsize=8, title="spawned at", title_fontsize=8)
+    add_footer(fig, records)
+    return fig
+
+
+def plot_instability_vs_k(records: list[dict], threshold: float = STABLE):
+    """Instability against the spawn point k, one panel per record: every trial a dot, the
+    mean a line, the paper's 2% threshold dashed. Returns the figure."""
+    fig, axes = plt.subplots(1, len(records), figsize=(MAX_WIDTH, 3.4), layout="constrained",
+                             squeeze=False)
+    for ax, rec in zip(axes[0], records):
+        k_all = ks(rec)
+        vals = [instabilities(rec, "dense", k) for k in k_all]
+        x = np.arange(len(k_all))
+        for i, v in enumerate(vals):
+            ax.plot(np.full(len(v), x[i]), v, "o", color="0.5", ms=5, alpha=0.8,
+                    label="one trial" if i == 0 else None)
+        ax.plot(x, [v.mean() for v in vals], "-s", color="#1f77b4", label="mean")
+        ax.axhline(threshold, color="k", ls="--", lw=1, label="stable below (paper: 2%)")
+        ax.set_xticks(x, [f"{k:,}" for k in k_all])
+        T = rec["config"]["iterations"]
+        ax.set_xlabel(f"spawn point k (iterations of {T:,})")
+        ax.set_ylabel("instability (error rise)")
+        percent_axis(ax, "y", log=False)
+        ax.set_ylim(bottom=min(0.0, min(v.min() for v in vals)) - 0.002)
+        ax.set_title(NAMES[rec["config"]["network"]], fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    add_footer(fig, records)
+    return fig
+
+
+def plot_tickets(record: dict, threshold: float = STABLE):
+    """(a) instability and (b) accuracy of the trained copies, for the dense network from
+    θ0, the IMP ticket reset to θ0, its mask with a new initialisation and the ticket rewound
+    to θ_k: dots per trial, bars (a) and lines (b) the mean. Returns the figure."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(MAX_WIDTH, 3.6), layout="constrained")
+    parts = ("dense",) + TICKET_PARTS
+    left = [r for r in record["imp"] if r["round"] >= 1][-1]["fraction_remaining"]
+    for i, p in enumerate(parts):
+        rs = rows(record, p, 0 if p == "dense" else None)
+        inst = [r["instability"] for r in rs]
+        acc = [1 - (r["errors"][0] + r["errors"][-1]) / 2 for r in rs]
+        a.bar(i, np.mean(inst), color=PART_COLORS[p], alpha=0.35)
+        b.plot([i - 0.3, i + 0.3], [np.mean(acc)] * 2, color=PART_COLORS[p], lw=2)
+        for ax, v in ((a, inst), (b, acc)):
+            ax.plot(np.full(len(v), i), v, "o", color=PART_COLORS[p], ms=5)
+    labels = [SHORT_LABELS[p] for p in parts]
+    a.axhline(threshold, color="k", ls="--", lw=1, label="stable below (paper: 2%)")
+    a.legend(fontsize=8)
+    a.set_ylabel("instability (error rise)")
+    a.set_title("(a) instability", fontsize=10)
+    b.set_ylabel("test accuracy of the trained copies")
+    b.set_title(f"(b) accuracy (tickets: {100 * left:.1f}% of weights)", fontsize=10)
+    accs = [1 - e for r in record["paths"] if r["part"] in parts and
+            (r["part"] != "dense" or r["k"] == 0) for e in (r["errors"][0], r["errors"][-1])]
+    b.set_ylim(min(accs) - 0.01, max(accs) + 0.005)
+    for ax in (a, b):
+        ax.set_xticks(range(len(parts)), labels, fontsize=8)
+        percent_axis(ax, "y", log=False)
+        ax.grid(alpha=0.3, axis="y")
+    add_footer(fig, [record])
+    return fig
+
+
+def plot_imp(record: dict):
+    """Test accuracy at early stop against the weights remaining, IMP resetting to θ0 and
+    rewinding to θ_k (mean, bars the range over trials), the dense network dashed."""
+    c = imp_curves(record)
+    k = record["config"]["rewind_iteration"]
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
+    for arm, label in (("reset", "reset to θ0"), ("rewind", f"rewind to θk, k = {k:,}")):
+        s = c[arm]
+        ax.errorbar(c["fraction"], s["mean"], [s["mean"] - s["lo"], s["hi"] - s["mean"]],
+                    marker="o", ms=4, capsize=3, color=PART_COLORS[arm], label=label)
+    ax.axhline(c["dense"], color="k", ls="--", lw=1, label="dense network")
+    percent_axis(ax, "x")
+    fraction_ticks(ax, c["fraction"])
+    ax.invert_xaxis()
+    percent_axis(ax, "y", log=False)
+    ax.set_xlabel("weights remaining")
+    ax.set_ylabel("test accuracy at early stop")
+    ax.set_title("IMP on LeNet: resetting vs rewinding", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    add_footer(fig, [record])
+    return fig
+
+
+# ----------------------------------------------------------------------------- "Try it"
+
+def path_state(records: list[dict], i: int) -> dict:
+    """What the slider shows at position ``i``: each record's (network's) i-th spawn point k
+    (they differ between networks) with every trial's path errors and instability; a panel
+    whose record has fewer spawn points has ``k`` None."""
+    out = {"i": i, "panels": []}
+    for rec in records:
+        name, T, k_all = NAMES[rec["config"]["network"]], rec["config"]["iterations"], ks(rec)
+        if i >= len(k_all):
+            out["panels"].append({"name": name, "T": T, "k": None, "trials": None})
+            continue
+        rs = rows(rec, "dense", k_all[i])
+        out["panels"].append({"name": name, "T": T, "k": k_all[i], "alphas": rs[0]["alphas"],
+                              "trials": [(r["errors"], r["instability"]) for r in rs]})
+    return out
+
+
+def slider_label(records: list[dict], i: int) -> str:
+    """The slider's label at position ``i``: each network's k, "–" where it has none."""
+    return " / ".join(f"{ks(r)[i]:,}" if i < len(ks(r)) else "–" for r in records)
+
+
+def _draw_panel(ax, p: dict, fontsize: float = 9) -> None:
+    """One network's panel of a :func:`path_state`."""
+    spawn = "no further spawn point" if p["k"] is None else f"k = {p['k']:,} of {p['T']:,}"
+    ax.set_title(f"{p['name']}\n{spawn}", fontsize=fontsize)
+    if p["trials"] is None:
+        ax.text(0.5, 0.5, "not measured", ha="center", va="center",
+                transform=ax.transAxes, fontsize=9, color="0.4")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
+    for i, (e, inst) in enumerate(p["trials"]):
+        ax.plot(p["alphas"], e, marker="o", ms=3,
+                label=f"trial {i}: instability {100 * inst:.1f} pp")
+    _error_axis(ax)
+    ax.legend(fontsize=8)
+
+
+def plot_path_state(state: dict, axes=None):
+    """Draw a :func:`path_state`: one panel per network, one line per trial."""
+    if axes is None:
+        fig, axes = plt.subplots(1, len(state["panels"]), figsize=(MAX_WIDTH, 3.0),
+                                 layout="constrained", squeeze=False)
+        axes = axes[0]
+    for ax, p in zip(axes, state["panels"]):
+        _draw_panel(ax, p)
+    return axes[0].figure
+
+
+def plot_path_grid(records: list[dict]):
+    """Every position of the slider (the static page): one row per spawn point, one column
+    per network. Returns the figure."""
+    n = max(len(ks(rec)) for rec in records)
+    fig, axes = plt.subplots(n, len(records), figsize=(MAX_WIDTH, 2.2 * n + 0.6),
+                             layout="constrained", squeeze=False, sharey="col")
+    for i, row in enumerate(axes):
+        for ax, p in zip(row, path_state(records, i)["panels"]):
+            _draw_panel(ax, p, fontsize=8)
+            if p["trials"] is not None and i < n - 1:
+                ax.set_xlabel("interpolation α")
+    add_footer(fig, records)
+    return fig
