@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .instability import STABLE, TICKET_PARTS, provenance
-from .plots import MAX_WIDTH, fraction_ticks, percent_axis
+from .plots import MAX_WIDTH, fraction_ticks, percent_axis, provenance_lines
 
 NAMES = {"lenet": "LeNet-300-100 on MNIST", "conv2": "Conv-2 (¼ width) on CIFAR-10"}
 PART_LABELS = {"dense": "dense network, k = 0", "ticket": "IMP ticket, reset to θ0",
@@ -82,15 +82,7 @@ def imp_curves(record: dict) -> dict[str, np.ndarray]:
 
 def add_footer(fig, records: list[dict], fontsize: float = 8) -> None:
     """The records' provenance in grey under ``fig`` (constrained layout), one block each."""
-    per_line, lines = int(72 * fig.get_figwidth() / (0.6 * fontsize)), []
-    for rec in records:
-        block: list[str] = []
-        for part in provenance(rec).split(" · "):
-            if block and len(block[-1]) + 3 + len(part) <= per_line:
-                block[-1] += " · " + part
-            else:
-                block.append(part)
-        lines += block
+    lines = [line for rec in records for line in provenance_lines(provenance(rec), fig, fontsize)]
     h = (0.17 * len(lines) + 0.1) / fig.get_figheight()
     fig.get_layout_engine().set(rect=(0, h, 1, 1 - h))
     fig.text(0.5, 0.01, "\n".join(lines), ha="center", va="bottom", fontsize=fontsize,

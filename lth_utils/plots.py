@@ -65,17 +65,23 @@ def legend_columns(labels, width: float = MAX_WIDTH - 0.5, fontsize: float = MIN
     return max(1, min(len(labels), int(72 * width // entry)))
 
 
-def add_provenance(fig, record: dict, y: float = -0.04, fontsize: float = MIN_FONT) -> None:
-    """Write :func:`lth_utils.records.provenance` in grey under ``fig`` (``y`` in figure
-    coordinates, the top of the text), broken into lines that fit the figure's width."""
-    from .records import provenance
+def provenance_lines(text: str, fig, fontsize: float = MIN_FONT) -> list[str]:
+    """A provenance string (parts joined by " · ") broken into lines that fit ``fig``'s width."""
     per_line = int(72 * fig.get_figwidth() / (0.6 * fontsize))   # ~0.6 em per character
     lines: list[str] = []
-    for part in provenance(record).split(" · "):
+    for part in text.split(" · "):
         if lines and len(lines[-1]) + 3 + len(part) <= per_line:
             lines[-1] += " · " + part
         else:
             lines.append(part)
+    return lines
+
+
+def add_provenance(fig, record: dict, y: float = -0.04, fontsize: float = MIN_FONT) -> None:
+    """Write :func:`lth_utils.records.provenance` in grey under ``fig`` (``y`` in figure
+    coordinates, the top of the text), broken into lines that fit the figure's width."""
+    from .records import provenance
+    lines = provenance_lines(provenance(record), fig, fontsize)
     fig.text(0.5, y, "\n".join(lines), ha="center", va="top", fontsize=fontsize, color="0.4")
 
 
