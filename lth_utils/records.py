@@ -271,7 +271,7 @@ def conv_paper_comparison(record: dict) -> list[dict]:
                  f"{fraction_label(it['fraction'][fast])}"
                  f"{', late stop' if late[fast] else ''})"},
         {"claim": "ticket's test accuracy minus dense, at best", "paper": "+3.4 pp (at 4.6%)",
-         "ours": f"{100 * (acc['mean'][best] - acc['mean'][0]):+.1f} pp "
+         "ours": f"{100 * (acc['mean'][best] - acc['mean'][0]):+.2f} pp "
                  f"(at {fraction_label(acc['fraction'][best])})"},
         {"claim": "ticket stays above dense accuracy down to", "paper": "about 2%",
          "ours": stays}]

@@ -156,7 +156,7 @@ def test_conv_paper_comparison_names_the_best_rounds():
         m["early_stop_test_acc"] = 0.90
     rows = {r["claim"].split(",")[0]: r["ours"] for r in records.conv_paper_comparison(rec)}
     assert rows["ticket reaches early stop sooner than dense"] == "3.0× (at 64.0%)"
-    assert rows["ticket's test accuracy minus dense"] == "+2.0 pp (at 51.2%)"
+    assert rows["ticket's test accuracy minus dense"] == "+2.00 pp (at 51.2%)"
     assert rows["ticket stays above dense accuracy down to"] == "51.2%"
     assert rows["random reinit. minus random mask"] == "+5.0 pp (at 51.2%)"
     for m in rec["rounds"][1]["arms"]["ticket"]:
