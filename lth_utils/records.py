@@ -212,6 +212,14 @@ def _ticket_at(record: dict, target: float, key: str) -> tuple[float, float]:
     return e["fraction_remaining"], float(np.mean([m[key] for m in e["arms"]["ticket"]]))
 
 
+def _stays_at_dense(summary: dict, dense_acc: float) -> str:
+    """The sparsest level down to which the ticket's mean accuracy (an :func:`arm_summary`)
+    never falls below ``dense_acc``, as a label; a dash and the first level if it does at once."""
+    ok = np.cumprod(summary["mean"] >= dense_acc).astype(bool)
+    return fraction_label(summary["fraction"][ok].min()) if ok[1:].any() else \
+        f"— (below dense already at {fraction_label(summary['fraction'][1])})"
+
+
 def paper_comparison(record: dict) -> list[dict]:
     """The paper's LeNet claims beside the same quantities computed from ``record``.
 
@@ -223,10 +231,7 @@ def paper_comparison(record: dict) -> list[dict]:
     f21, it21 = _ticket_at(record, 0.21, "early_stop_iteration")
     f13, acc13 = _ticket_at(record, 0.135, "early_stop_test_acc")
     t = arm_summary(record, "ticket")
-    # sparsest level down to which the ticket's mean accuracy never falls below the dense net's
-    ok = np.cumprod(t["mean"] >= dense_acc).astype(bool)
-    stays = fraction_label(t["fraction"][ok].min()) if ok[1:].any() else \
-        f"— (below dense already at {fraction_label(t['fraction'][1])})"
+    stays = _stays_at_dense(t, dense_acc)
     rows = [
         {"claim": "ticket reaches early stop sooner than dense, at ~21% weights remaining",
          "paper": "38% sooner",
@@ -261,9 +266,7 @@ def conv_paper_comparison(record: dict) -> list[dict]:
     late = late_flags(record, "ticket")
     fast = 1 + int(np.argmin(it["mean"][1:]))
     best = 1 + int(np.argmax(acc["mean"][1:]))
-    ok = np.cumprod(acc["mean"] >= acc["mean"][0]).astype(bool)
-    stays = fraction_label(acc["fraction"][ok].min()) if ok[1:].any() else \
-        f"— (below dense already at {fraction_label(acc['fraction'][1])})"
+    stays = _stays_at_dense(acc, acc["mean"][0])
     rows = [
         {"claim": "ticket reaches early stop sooner than dense, at best",
          "paper": "3.5× (at 8.8%)",
