@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from . import data as data_mod
-from . import masks, models, pruning, training
+from . import masks, models, population, pruning, training
 
 
 def sgemm_gflops(n: int = 2048, repeat: int = 10, device: str = "cpu") -> float:
@@ -132,7 +132,7 @@ def _population(name: str, d, batch: int, k: int):
     nets = [models.build(name, s) for s in range(k)]
     half = [pruning.random_unstructured(masks.ones(n), 0.5, torch.Generator().manual_seed(s))
             for s, n in enumerate(nets)]
-    params, stacked_masks = training.stack(nets), training.stack_masks(half)
+    params, stacked_masks = population.stack(nets), population.stack_masks(half)
 
     def run(iterations: int) -> None:
         cfg = training.TrainConfig(iterations=iterations, batch_size=batch,

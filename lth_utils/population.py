@@ -2,10 +2,16 @@
 
 A lottery-ticket study trains many small networks of one architecture: trials, the ticket and
 its controls. Instead of running them one after another, we stack their parameters (a weight of
-shape (out, in) becomes (K, out, in)) and run all K at once: ``baddbmm`` for linear layers, a
-grouped convolution for conv layers. Each member keeps its own loss and gradients, and since
-Adam and SGD act on every number separately, one optimiser over the stacked tensors *is* K
-independent optimisers (``training.train_population``).
+shape (out, in) becomes (K, out, in)) and run all K at once: ``baddbmm`` for linear layers (one
+batched matrix product), and for conv layers one ordinary convolution per member (a grouped
+convolution over all K measured slower per network than K separate ones, and its arithmetic
+depends on K). Each member keeps its own loss and gradients, and since Adam and SGD act on every
+number separately, one optimiser over the stacked tensors *is* K independent optimisers
+(``training.train_population``).
+
+A member's numbers do not depend on which other members share its population: member k of a
+population computes bit for bit what it computes alone (``tests/test_population.py``). That is
+what lets a study split by trials and merged equal one run.
 
 Inside the engine each linear weight is stored transposed, (K, in, out): the layout in which its
 gradient comes out of the matmul, so no step copies it (:func:`engine_layout`).
@@ -55,8 +61,9 @@ def population_forward(template: nn.Sequential, params: Params, x: torch.Tensor,
     """Run K stacked networks of ``template``'s architecture.
 
     ``x`` is (B, C, H, W), the same images for every member, or (K, B, C, H, W), each member its
-    own. Returns logits of shape (K, B, classes). Hidden activations are kept either as
-    (B, K*C, H, W) (conv layers: member k owns channel group k) or as (K, B, F) (linear layers).
+    own. Returns logits of shape (K, B, classes). Hidden activations are kept either as a list
+    of K (B, C, H, W) tensors (conv layers, one convolution per member) or as (K, B, F) (linear
+    layers, one batched GEMM).
     ``transposed``: the linear weights are stored as (K, in, out), the engine's training layout
     (see :func:`engine_layout`), instead of PyTorch's (K, out, in).
     """
@@ -66,7 +73,8 @@ def population_forward(template: nn.Sequential, params: Params, x: torch.Tensor,
     # K = 1 is the ordinary network: every layer runs as in nn.Conv2d / nn.Linear
     single = k == 1
     shared = x.dim() == 4
-    h = x
+    # conv activations of K > 1 members: a list of K (B, C, H, W) tensors, one per member
+    h: torch.Tensor | list[torch.Tensor] = x
     for name, layer in template.named_children():
         if isinstance(layer, nn.Conv2d) and single:
             h = F.conv2d(h, params[f"{name}.weight"][0], params[f"{name}.bias"][0],
@@ -75,34 +83,28 @@ def population_forward(template: nn.Sequential, params: Params, x: torch.Tensor,
             w, b = params[f"{name}.weight"][0], params[f"{name}.bias"][0]
             h = torch.addmm(b, h, w if transposed else w.t())
         elif isinstance(layer, nn.Conv2d):
-            w, b = params[f"{name}.weight"], params[f"{name}.bias"]
-            if shared:
-                h, shared = h.repeat(1, k, 1, 1), False
-            elif h.dim() == 5:  # (K, B, C, H, W) -> (B, K*C, H, W)
-                h = h.transpose(0, 1).reshape(h.shape[1], -1, *h.shape[3:])
-            h = F.conv2d(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), layer.stride,
-                         layer.padding, groups=k)
+            ws, bs = params[f"{name}.weight"].unbind(0), params[f"{name}.bias"].unbind(0)
+            if isinstance(h, torch.Tensor):   # the input: shared (B, C, H, W) or (K, B, C, H, W)
+                h = [h] * k if shared else list(h.unbind(0))
+                shared = False
+            h = [F.conv2d(hm, w, b, layer.stride, layer.padding) for hm, w, b in zip(h, ws, bs)]
         elif isinstance(layer, nn.Linear):
             w, b = params[f"{name}.weight"], params[f"{name}.bias"]
             wt = w if transposed else w.transpose(1, 2)            # (K, in, out)
-            if shared and h.shape[0] > w.shape[1] + w.shape[2]:
-                # more images than units (evaluation): one GEMM (B, in) @ (in, K*out)
-                h = torch.addmm(b.reshape(-1), h, wt.transpose(0, 1).reshape(h.shape[1], -1))
-                h = h.view(h.shape[0], k, -1).transpose(0, 1)
-            else:  # one batched GEMM, member by member; a shared batch is broadcast, not copied
-                if shared:
-                    h = h.expand(k, *h.shape)
+            if shared:  # one batch for every member (evaluation): K x the product of K = 1
+                h = torch.stack([torch.addmm(bm, h, wm) for bm, wm in zip(b, wt)])
+            else:       # each member its own batch: one batched GEMM
                 h = torch.baddbmm(b.unsqueeze(1), h, wt)
             shared = False
         elif isinstance(layer, nn.Flatten):
-            if shared:
-                h = h.flatten(1)
-            elif h.dim() == 5:
-                h = h.flatten(2)
-            else:  # (B, K*C, H, W) -> (K, B, C*H*W)
-                h = h.reshape(h.shape[0], k, -1).transpose(0, 1)
+            if isinstance(h, list):          # K x (B, C, H, W) -> (K, B, C*H*W)
+                h = torch.stack([hm.flatten(1) for hm in h])
+            else:
+                h = h.flatten(1) if shared else h.flatten(2)
         elif isinstance(layer, (nn.ReLU, nn.MaxPool2d, nn.Dropout)):
-            if h.dim() == 5:
+            if isinstance(h, list):
+                h = [layer(hm) for hm in h]
+            elif h.dim() == 5:
                 h = layer(h.flatten(0, 1)).unflatten(0, h.shape[:2])
             else:
                 h = layer(h)

@@ -27,8 +27,7 @@ from torch import nn
 
 from .data import Splits
 from .masks import Masks, check_fits
-# the stacked population and its forward pass (also reachable as training.stack, ...)
-from .population import (Params, engine_layout, evaluate, population_forward, stack,  # noqa: F401
+from .population import (Params, engine_layout, evaluate, population_forward, stack,
                          stack_masks)
 
 
@@ -143,6 +142,35 @@ def _optimizer(params: list[torch.Tensor], cfg: TrainConfig,
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, fused=fused)
 
 
+# Fused Adam/SGD on a CPU walk a tensor in 16-float units (one 64-byte cache line; SIMD vectors
+# are at most that wide), rounding a unit's numbers the same way wherever it lies. Member k's
+# slice of a stacked tensor therefore computes as it would alone only if every member's slice
+# is a whole number of units. Other weights (LeNet's biases, its 10 x 100 output layer) are kept
+# as K separate tensors and stacked in the forward pass (a copy of a few thousand numbers).
+_UNIT = 16
+
+
+def member_leaves(params: Params, device: torch.device | str):
+    """The tensors an optimiser steps for stacked ``params`` (name -> (K, *shape)), and a
+    function that returns the stacked weights (differentiable, for the forward pass).
+
+    Returns ``(leaves, weights)``: ``leaves[name]`` is one (K, *shape) tensor, or a list of K
+    (*shape) tensors where a member's slice is not a whole number of fused-optimiser units (see
+    above), so that each member's arithmetic does not depend on K."""
+    k = next(iter(params.values())).shape[0]
+    leaves: dict[str, torch.Tensor | list[torch.Tensor]] = {}
+    for n, t in params.items():
+        t = t.detach().to(device)
+        if k == 1 or t[0].numel() % _UNIT == 0:
+            leaves[n] = t.clone().requires_grad_(True)
+        else:
+            leaves[n] = [m.clone().requires_grad_(True) for m in t.unbind(0)]
+
+    def weights() -> Params:
+        return {n: torch.stack(v) if isinstance(v, list) else v for n, v in leaves.items()}
+    return leaves, weights
+
+
 @dataclass
 class PopulationRun:
     """What :func:`train_population` returns: final stacked weights, curves, optional snapshot."""
@@ -175,19 +203,20 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
         raise ValueError(f"masks are stacked for another population size than K={k}")
     dev = data.train_x.device
     template.to(dev)
-    p = {n: t.detach().to(dev).requires_grad_(True)
-         for n, t in engine_layout(template, params).items()}
     masks = {n: m.to(dev) for n, m in engine_layout(template, masks).items()}
+    leaves, weights = member_leaves(engine_layout(template, params), dev)
     names = [n for n in masks if not bool(masks[n].all())]   # all-ones masks need no work
-    mask_list = [masks[n].to(p[n].dtype) for n in names]
+    pruned = [(t, m.to(t.dtype)) for n in names for t, m in
+              (zip(leaves[n], masks[n]) if isinstance(leaves[n], list) else [(leaves[n], masks[n])])]
 
     @torch.no_grad()
     def remask() -> None:  # pruned weights back to exactly zero
-        if names:
-            torch._foreach_mul_([p[n] for n in names], mask_list)
+        if pruned:
+            torch._foreach_mul_([t for t, _ in pruned], [m for _, m in pruned])
 
     remask()
-    opt = _optimizer(list(p.values()), cfg, fused=True)
+    opt = _optimizer([t for v in leaves.values() for t in (v if isinstance(v, list) else [v])],
+                     cfg, fused=True)
 
     shared = len(set(seeds)) == 1
     streams = [batch_indices(len(data.train_y), cfg.batch_size, torch.Generator().manual_seed(s))
@@ -200,7 +229,8 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
     test_every = cfg.test_every or cfg.eval_every
     # the weights at each member's lowest validation loss so far (its early stop)
     best_loss = torch.full((k,), float("inf"), device=dev)
-    best = {n: v.detach().clone() for n, v in p.items()}
+    with torch.no_grad():
+        best = {n: v.detach().clone() for n, v in weights().items()}
     snapshot = None
 
     def test(weights: Params) -> tuple[torch.Tensor, torch.Tensor]:
@@ -209,6 +239,7 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
     @torch.no_grad()
     def record(t: int) -> None:
         template.eval()
+        p = weights()
         vl, va = evaluate(template, p, data.val_x, data.val_y, cfg.eval_batch, True)
         better = vl < best_loss                    # strict: the first minimum, as argmin
         if bool(better.any()):
@@ -226,7 +257,8 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
                disable=not (progress_bars() if progress is None else progress))
     for t in range(cfg.iterations + 1):
         if cfg.snapshot_at == t:
-            snapshot = engine_layout(template, {n: v.detach() for n, v in p.items()})
+            with torch.no_grad():
+                snapshot = engine_layout(template, weights())
         if t % cfg.eval_every == 0 or t == cfg.iterations:
             record(t)
             bar.set_postfix(val_acc=f"{vals[-1][1].mean():.4f}")
@@ -240,7 +272,7 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
             idx = torch.stack([next(s) for s in streams]).to(dev)      # (K, B)
             x, y = data.train_x[idx], data.train_y[idx]         # (K, B, C, H, W), (K, B)
             yk = y.reshape(-1)
-        logits = population_forward(template, p, x, True)       # (K, B, classes)
+        logits = population_forward(template, weights(), x, True)  # (K, B, classes)
         # sum over members of each member's mean loss: member k's gradient is its own
         loss = F.cross_entropy(logits.flatten(0, 1), yk, reduction="sum") / cfg.batch_size
         opt.zero_grad(set_to_none=True)
@@ -255,7 +287,8 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
     template.train()
     history.val_loss, history.val_acc = (torch.stack(c, dim=1).cpu() for c in zip(*vals))
     history.test_loss, history.test_acc = (torch.stack(c, dim=1).cpu() for c in zip(*tests))
-    final = engine_layout(template, {n: v.detach() for n, v in p.items()})
+    with torch.no_grad():
+        final = engine_layout(template, weights())
     return PopulationRun(final, history, snapshot)
 
 

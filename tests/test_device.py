@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import lth_utils
-from lth_utils import lottery, masks, models, training
+from lth_utils import lottery, masks, models, population, training
 
 
 def test_device_from_environment(monkeypatch):
@@ -37,9 +37,9 @@ def test_training_runs_where_the_data_is(mnist_small):
     d_dev = d_cpu.to(dev)
     assert d_dev.device.type == dev.type and d_dev.train_x.dtype == torch.float64
     nets = [models.build("lenet", s).double() for s in range(2)]
-    mk = training.stack_masks([masks.ones(n) for n in nets])
+    mk = population.stack_masks([masks.ones(n) for n in nets])
     cfg = training.TrainConfig(iterations=30, eval_every=10, test_every=30)
-    runs = [training.train_population(copy.deepcopy(nets[0]), training.stack(nets), mk, d, cfg,
+    runs = [training.train_population(copy.deepcopy(nets[0]), population.stack(nets), mk, d, cfg,
                                       [1, 2], progress=False) for d in (d_cpu, d_dev)]
     assert next(iter(runs[1].params.values())).device.type == dev.type
     assert runs[1].history.val_loss.device.type == "cpu"
@@ -52,10 +52,10 @@ def test_exact_test_accuracy_at_early_stop(mnist_small):
     """With a coarse test curve (test_every), the test accuracy at early stop is still measured
     on the weights of the lowest validation loss: equal to a run that tests at every evaluation."""
     net = models.build("lenet", 3)
-    mk = training.stack_masks([masks.ones(net)])
+    mk = population.stack_masks([masks.ones(net)])
     fine = training.TrainConfig(iterations=200, eval_every=20)
     coarse = training.TrainConfig(iterations=200, eval_every=20, test_every=100)
-    a, b = (training.train_population(net, training.stack([net]), mk, mnist_small, c, [5],
+    a, b = (training.train_population(net, population.stack([net]), mk, mnist_small, c, [5],
                                       progress=False).history for c in (fine, coarse))
     assert a.early_stop_iteration == b.early_stop_iteration
     assert a.early_stop_test_acc == pytest.approx(b.early_stop_test_acc, abs=1e-6)

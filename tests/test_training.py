@@ -3,7 +3,7 @@ import copy
 import pytest
 import torch
 
-from lth_utils import masks, models, pruning, training
+from lth_utils import masks, models, population, pruning, training
 
 
 def _masked(name: str, seed: int):
@@ -41,8 +41,8 @@ def test_population_equals_separate_plain_runs(mnist_small, cifar_small, name, o
                                eval_every=20 if lenet else 5, optimizer=optimizer,
                                lr=1e-3 if optimizer == "adam" else 0.02)
     seeds = [11, 12, 11]  # members 0 and 2 share a batch order, member 1 has its own
-    run = training.train_population(nets[0][0], training.stack([n for n, _ in nets]),
-                                    training.stack_masks([mk for _, mk in nets]), d, cfg, seeds,
+    run = training.train_population(nets[0][0], population.stack([n for n, _ in nets]),
+                                    population.stack_masks([mk for _, mk in nets]), d, cfg, seeds,
                                     progress=False)
     for i, (net, mk) in enumerate(nets):
         ref = copy.deepcopy(net)
@@ -57,12 +57,12 @@ def test_population_equals_separate_plain_runs(mnist_small, cifar_small, name, o
 
 def test_shared_and_separate_batches_agree(mnist_small):
     nets = [models.build("lenet", s) for s in range(2)]
-    mk = training.stack_masks([masks.ones(n) for n in nets])
+    mk = population.stack_masks([masks.ones(n) for n in nets])
     cfg = training.TrainConfig(iterations=30, eval_every=30)
-    shared = training.train_population(nets[0], training.stack(nets), mk, mnist_small, cfg, [5, 5],
+    shared = training.train_population(nets[0], population.stack(nets), mk, mnist_small, cfg, [5, 5],
                                        progress=False)
     # the same order, drawn per member (the (K, B, ...) path) instead of shared
-    alone = [training.train_population(n, training.stack([n]), training.stack_masks([masks.ones(n)]),
+    alone = [training.train_population(n, population.stack([n]), population.stack_masks([masks.ones(n)]),
                                        mnist_small, cfg, [5], progress=False) for n in nets]
     for i in range(2):
         assert torch.allclose(shared.params["fc1.weight"][i], alone[i].params["fc1.weight"][0], atol=1e-5)
@@ -70,15 +70,15 @@ def test_shared_and_separate_batches_agree(mnist_small):
 
 def test_snapshot_is_a_clone_and_reset_restores_theta0_exactly(mnist_small):
     net, mk = _masked("lenet", 7)
-    theta0 = training.stack([net])
+    theta0 = population.stack([net])
     cfg = training.TrainConfig(iterations=50, eval_every=50, snapshot_at=0)
-    run = training.train_population(net, theta0, training.stack_masks([mk]), mnist_small, cfg, [0],
+    run = training.train_population(net, theta0, population.stack_masks([mk]), mnist_small, cfg, [0],
                                     progress=False)
     for n in theta0:
-        expected = theta0[n] * (training.stack_masks([mk])[n] if n in mk else 1)
+        expected = theta0[n] * (population.stack_masks([mk])[n] if n in mk else 1)
         assert torch.equal(run.snapshot[n], expected)            # exactly θ0 on the survivors
         assert not torch.equal(run.params[n], run.snapshot[n])   # training did not alias it
-    later = training.train_population(net, theta0, training.stack_masks([mk]), mnist_small,
+    later = training.train_population(net, theta0, population.stack_masks([mk]), mnist_small,
                                       training.TrainConfig(iterations=50, eval_every=50, snapshot_at=20),
                                       [0], progress=False)
     assert not torch.equal(later.snapshot["fc1.weight"], run.snapshot["fc1.weight"])
@@ -110,7 +110,7 @@ def test_bad_training_input(mnist_small):
         training.TrainConfig(optimizer="rmsprop")
     with pytest.raises(ValueError, match="one batch-order seed per member"):
         n = models.build("lenet")
-        training.train_population(n, training.stack([n]), training.stack_masks([masks.ones(n)]),
+        training.train_population(n, population.stack([n]), population.stack_masks([masks.ones(n)]),
                                   mnist_small, training.TrainConfig(iterations=1), [0, 1])
     lenet = models.build("lenet")
     with pytest.raises(ValueError, match="masks do not fit"):
@@ -120,12 +120,12 @@ def test_bad_training_input(mnist_small):
 
 def test_engine_layout_is_its_own_inverse_and_transposes_only_linear_weights():
     nets = [models.build("conv2", s) for s in range(2)]
-    stacked = training.stack(nets)
-    inside = training.engine_layout(nets[0], stacked)
+    stacked = population.stack(nets)
+    inside = population.engine_layout(nets[0], stacked)
     assert inside["fc1.weight"].shape == stacked["fc1.weight"].transpose(1, 2).shape
     assert inside["fc1.weight"].is_contiguous()
     assert inside["conv1.weight"].shape == stacked["conv1.weight"].shape
-    back = training.engine_layout(nets[0], inside)
+    back = population.engine_layout(nets[0], inside)
     assert all(torch.equal(back[n], stacked[n]) for n in stacked)
     back["fc1.weight"].zero_()                    # a copy: the caller's tensors are untouched
     assert stacked["fc1.weight"].abs().sum() > 0
@@ -133,13 +133,13 @@ def test_engine_layout_is_its_own_inverse_and_transposes_only_linear_weights():
 
 def test_forward_agrees_in_both_layouts_for_shared_and_own_batches(mnist_small):
     nets = [models.build("lenet", s) for s in range(3)]
-    stacked = training.stack(nets)
-    inside = training.engine_layout(nets[0], stacked)
+    stacked = population.stack(nets)
+    inside = population.engine_layout(nets[0], stacked)
     with torch.no_grad():
         for x in (mnist_small.test_x[:50], mnist_small.test_x[:2000],       # shared: both paths
                   mnist_small.test_x[:150].view(3, 50, 1, 28, 28)):           # one batch each
-            a = training.population_forward(nets[0], stacked, x)
-            b = training.population_forward(nets[0], inside, x, transposed=True)
+            a = population.population_forward(nets[0], stacked, x)
+            b = population.population_forward(nets[0], inside, x, transposed=True)
             own = x if x.dim() == 5 else x.expand(3, *x.shape)
             ref = torch.stack([n(xx) for n, xx in zip(nets, own)])
             assert torch.allclose(a, ref, atol=1e-5) and torch.allclose(b, ref, atol=1e-5)

@@ -1,0 +1,45 @@
+"""A member's numbers do not depend on its population (lth_utils/population.py, training.py).
+
+This is what makes a study split by trials and merged equal one run bit for bit: member k of a
+K-member population must compute exactly (torch.equal, float32) what it computes alone.
+"""
+import pytest
+import torch
+
+from lth_utils import masks, models, population, pruning, training
+
+
+def _member(name: str, seed: int):
+    kw = {} if name == "lenet" else {"width": 0.25}
+    m = models.build(name, seed, **kw)
+    return m, pruning.l1_unstructured(m, masks.ones(m), 0.5)
+
+
+@pytest.mark.parametrize("name,optimizer", [("lenet", "adam"), ("lenet", "sgd"),
+                                            ("conv2", "adam"), ("conv4", "adam"),
+                                            ("conv6", "sgd")])
+def test_member_of_a_population_computes_what_it_computes_alone(mnist_small, cifar_small,
+                                                                name, optimizer):
+    d = mnist_small if name == "lenet" else cifar_small
+    nets = [_member(name, s) for s in range(3)]
+    cfg = training.TrainConfig(iterations=30, batch_size=20, eval_every=10,
+                               optimizer=optimizer, lr=1e-3 if optimizer == "adam" else 0.02)
+
+    def run(idx, seeds):
+        return training.train_population(
+            nets[0][0], population.stack([nets[i][0] for i in idx]),
+            population.stack_masks([nets[i][1] for i in idx]), d, cfg, seeds, progress=False)
+
+    together = run([0, 1, 2], [5, 6, 7])
+    for i in (1, 2):
+        alone = run([i], [5 + i])
+        for n in alone.params:
+            assert torch.equal(together.params[n][i], alone.params[n][0]), (i, n)
+        h, a = together.history, alone.history
+        assert torch.equal(h.val_loss[i], a.val_loss[0])
+        assert torch.equal(h.es_test_acc[i], a.es_test_acc[0])
+    # a shared batch (all seeds equal) is the same arithmetic as a member's own
+    shared = run([0, 1], [5, 5])
+    own = run([1], [5])
+    for n in own.params:
+        assert torch.equal(shared.params[n][1], own.params[n][0]), n
