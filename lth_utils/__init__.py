@@ -4,7 +4,9 @@ One module per idea: ``data`` (datasets in memory), ``models`` (LeNet-300-100, C
 ``masks`` and ``pruning``, ``population`` (K networks stacked into one computation) and
 ``training`` (the population trainer, on the CPU or a GPU), ``lottery`` (the experiment),
 ``results`` (records on disk and the cache), ``records`` (reading a record: numbers, tables,
-provenance), figures for the chapters in ``plots`` (shared helpers; chapters 1–2),
+provenance), ``claims`` (a chapter's verdicts on a record, computed: the ticket against its
+controls and the dense network, with runs cut off by the horizon read as lower bounds),
+figures for the chapters in ``plots`` (shared helpers; chapters 1–2),
 ``finetune_plots`` (chapters 3–4) and ``lottery_plots`` (chapters 5–7: LeNet, and Conv-2 on
 CIFAR-10 from the same engine), and ``widgets`` (the
 "Try it" panels, which may import the others; none imports it). ``cli`` and ``bench`` are the
@@ -13,7 +15,8 @@ command line (``python -m lth_utils``) and its speed benchmark.
 Part II, one module per method: ``supermasks`` (chapter 9: mask criteria, kept-weight variants,
 untrained supermasks, edge-popup); ``prune_at_init`` (chapter 10: SNIP, GraSP, SynFlow,
 magnitude and random at θ0, the shuffle and reinit sanity checks, layer collapse, and the study
-that sets them against an IMP ticket); ``transfer`` (chapter 11: tickets moved between datasets,
+that sets them against an IMP ticket, and what each check costs, read from its record);
+``transfer`` (chapter 11: tickets moved between datasets,
 mask overlap against chance; its figures in ``transfer_plots``); ``sparse`` (chapter 12: latency
 of dense, masked, CSR and COO layers, storage formats with relative indices and weight sharing,
 a compressed file) and ``structured`` (chapter 12: removing whole neurons, and the chapter's
@@ -69,6 +72,8 @@ def device():
     except RuntimeError as err:
         raise ValueError(f"LTH_DEVICE={value!r} is not a device PyTorch knows ({err}): use cpu, "
                          f"cuda or cuda:N") from None
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"LTH_DEVICE={value!r}: the book trains on cpu, cuda, cuda:N or mps")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"LTH_DEVICE={value!r} but PyTorch sees no GPU: unset LTH_DEVICE or set "
                          f"it to cpu (in Colab: Runtime > Change runtime type > GPU)")

@@ -5,6 +5,8 @@ import argparse
 import sys
 import time
 
+from . import __version__
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lth_utils",
@@ -26,11 +28,18 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("bench", help="speed of the training loops on this machine")
     b.add_argument("--iterations", type=int, default=200)
     b.add_argument("--conv-k", type=int, default=4)
+    parser.add_argument("--version", action="version", version=f"lth_utils {__version__}")
     args = parser.parse_args(argv)
 
     if args.command == "merge":
+        from pathlib import Path
+
         from . import results
+        if any(Path(args.out).resolve() == Path(p).resolve() for p in args.parts):
+            parser.exit(2, f"merge: --out {args.out} is one of the parts; write the merged "
+                           f"record to a new path\n")
         try:
+            results.check_output(args.out)
             merged = results.merge([results.load_record(p) for p in args.parts])
             results.save_record(merged, args.out)
         except (ValueError, FileNotFoundError, OSError) as err:
@@ -39,10 +48,11 @@ def main(argv: list[str] | None = None) -> int:
               f"into {args.out}: {len(merged['trials'])} trials, {merged['wall_time_s']:.0f} s of compute")
         return 0
     if args.command == "study":
-        from . import device_name
+        from . import device, device_name
         from .lottery import parse_trials, run_study, study_config
-        cfg = study_config(args.name, args.profile)
-        try:
+        try:   # a bad LTH_PROFILE, LTH_DEVICE or --trials: say so before any work
+            cfg = study_config(args.name, args.profile)
+            device()
             trials = parse_trials(args.trials, cfg.trials)
         except ValueError as err:
             parser.exit(2, f"study: {err}\n")
@@ -53,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             record = run_study(cfg, args.out, progress=False if args.no_progress else None,
                                trials=trials)
-        except (FileNotFoundError, ValueError) as err:
+        except (OSError, ValueError, RuntimeError) as err:
             parser.exit(2, f"study: {err}\n")
         last = record["rounds"][-1]
         print(f"done in {time.time() - t0:.0f} s (record's total compute {record['wall_time_s']:.0f} s)")

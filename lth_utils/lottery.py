@@ -29,7 +29,8 @@ import torch
 from . import data as data_mod
 from . import models, pruning, results
 from .masks import Masks, fraction_remaining, ones
-from .training import TrainConfig, stack_masks, train_population
+from .population import stack_masks
+from .training import TrainConfig, train_population
 
 ARMS = ("ticket", "reinit", "random_mask")
 PROFILES = ("quick", "standard", "paper")
@@ -73,8 +74,24 @@ class StudyConfig:
             raise ValueError(f"unknown control {bad[0]!r}: choose from {', '.join(ARMS[1:])}")
         for r in self.rates:
             pruning.check_fraction(r, "pruning rate")
+        kinds = 2 if self.model == "lenet" else 3
+        if len(self.rates) != kinds:
+            raise ValueError(f"rates must hold {kinds} pruning rates for {self.model} ("
+                             f"{'fully connected, output' if kinds == 2 else 'conv, fully connected, output'}"
+                             f"), got {tuple(self.rates)}")
+        for name in ("trials", "rounds", "iterations", "batch_size", "eval_every", "seed"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"{name} must be a whole number, got {value!r}")
         if self.trials < 1 or self.rounds < 0:
-            raise ValueError("trials must be >= 1 and rounds >= 0")
+            raise ValueError(f"trials must be >= 1 and rounds >= 0, got trials={self.trials}, "
+                             f"rounds={self.rounds}")
+        if any(not 1 <= r <= self.rounds for r in self.oneshot_rounds):
+            raise ValueError(f"oneshot_rounds must lie in 1..rounds={self.rounds} (one-shot to "
+                             f"the sparsity of those rounds), got {tuple(self.oneshot_rounds)}")
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r}: choose one of "
+                             f"{', '.join(PROFILES)}")
         self.train_config()  # checks iterations, eval_every, test_every
         self.rates = tuple(self.rates)
         self.controls = tuple(self.controls)
@@ -233,7 +250,7 @@ def _load_checkpoint(path: Path, config: dict, log) -> dict | None:
         if not candidate.exists():
             continue
         try:
-            state = torch.load(candidate, map_location="cpu", weights_only=False)
+            state = torch.load(candidate, map_location="cpu", weights_only=True)
         except Exception as err:  # truncated or corrupt: torch's zip reader, EOF, unpickling
             log(f"{candidate.name} is unreadable ({type(err).__name__}: {str(err)[:80]}); "
                 f"moved aside to {candidate.name}.corrupt")
@@ -258,7 +275,6 @@ def run_study(cfg: StudyConfig, out: str | Path | None = None, progress: bool | 
     (and the one before it) beside it: a killed study resumes, and an unreadable checkpoint falls
     back to the previous one, redoing one stage.
     """
-    from . import device_name
     trials = list(range(cfg.trials)) if trials is None else list(trials)
     parse_trials(",".join(map(str, trials)), cfg.trials)   # checks the indices
     out = Path(out) if out is not None else record_path(cfg, trials)
@@ -267,9 +283,39 @@ def run_study(cfg: StudyConfig, out: str | Path | None = None, progress: bool | 
                                 f"not exist; create it (mkdir -p {out.parent}) or pick another "
                                 f"--out")
     config = cfg.to_dict()
+    results.check_output(out)
     cached = results.load_cached(out, config)
     if cached is not None and cached.get("trials", list(range(cfg.trials))) == trials:
         return cached
+    if out.exists():
+        held = results.load_record(out)
+        if held.get("config") == config and held.get("trials") not in (None, trials):
+            raise ValueError(f"{out} holds trials {held['trials']} of this study, not {trials}: "
+                             f"give each part its own --out (the default names do), then merge "
+                             f"the parts with `python -m lth_utils merge`")
+    if cfg.dropout and trials != list(range(cfg.trials)):
+        raise ValueError("a dropout study cannot be split by trials: its dropout masks come "
+                         "from one generator shared by the whole population, so a part would "
+                         "not compute what one run does; run all trials in one process")
+    _check_sparsest_round(cfg)
+    with results.writer_lock(out):
+        return _run(cfg, out, config, trials, progress, data, log)
+
+
+def _check_sparsest_round(cfg: StudyConfig) -> None:
+    """Every layer must keep at least one weight at the sparsest round the study trains."""
+    template = models.build(cfg.model, 0, dropout=cfg.dropout, width=cfg.width)
+    rounds = max([cfg.rounds, *cfg.oneshot_rounds])
+    for name, rate in layer_rates(cfg, ones(template)).items():
+        n = template.get_parameter(name).numel()
+        if n * (1 - rate) ** rounds < 1:
+            raise ValueError(f"{rounds} rounds at {rate:.0%} per round would prune every weight "
+                             f"of {name} ({n:,} weights): use fewer rounds or a lower rate")
+
+
+def _run(cfg: StudyConfig, out: Path, config: dict, trials: list[int], progress, data,
+         log) -> dict:
+    from . import device_name
     ckpt_path = out.with_suffix(".ckpt.pt")
     state = _load_checkpoint(ckpt_path, config, log)
     if state is not None and state["record"].get("trials", trials) != trials:

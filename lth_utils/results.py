@@ -20,11 +20,48 @@ PACKAGE = Path(__file__).resolve().parent
 
 
 def results_dir() -> Path:
-    """Where committed records live: ``$LTH_RESULTS_DIR``, else the data root's ``results/``."""
+    """Where the book's experiment records are read and written (created if missing).
+
+    ``$LTH_RESULTS_DIR`` if set; else, in a checkout of the book, its ``data/results/`` (the
+    committed records); else (the package installed, as in Colab) ``./data/results``, seeded on
+    first use with the records the package ships (see :func:`shipped_records`). ``$LTH_DATA_DIR``
+    moves the datasets only, never the records.
+    """
     if os.environ.get("LTH_RESULTS_DIR"):
-        return Path(os.environ["LTH_RESULTS_DIR"])
-    from .data import default_root
-    return default_root() / "results"
+        folder = Path(os.environ["LTH_RESULTS_DIR"])
+    elif (PACKAGE.parent / "_toc.yml").exists():
+        folder = PACKAGE.parent / "data" / "results"
+    else:
+        folder = Path.cwd() / "data" / "results"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(f"cannot create the results folder {folder} ({err.strerror}): set "
+                      f"LTH_RESULTS_DIR to a folder you can write") from err
+    seed_records(folder)
+    return folder
+
+
+def shipped_records() -> Path | None:
+    """The folder of the records the package ships (``lth_utils.book_records``: the repository's
+    ``data/results/`` at the installed version), or ``None`` if this install has none."""
+    folder = PACKAGE / "book_records"   # pyproject.toml maps data/results/ there in a wheel
+    return folder if folder.is_dir() else None
+
+
+def seed_records(folder: Path) -> list[str]:
+    """Copy into ``folder`` every shipped record it does not have yet (never overwriting one: a
+    record computed here wins). Returns the names copied. Each is still checked against the
+    config a chapter asks for (:func:`load_cached`) before it is used."""
+    source = shipped_records()
+    if source is None or source.resolve() == folder.resolve():
+        return []
+    copied = []
+    for f in sorted(source.iterdir()):
+        if f.suffix in (".json", ".lthc") and not (folder / f.name).exists():
+            atomic_write_bytes(folder / f.name, f.read_bytes())
+            copied.append(f.name)
+    return copied
 
 
 def config_key(config: dict) -> str:
@@ -48,17 +85,79 @@ def code_version() -> dict[str, Any]:
     return {"lth_utils": __version__, "git": commit, "source_sha256": src.hexdigest()[:16]}
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never a mix."""
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix.
+
+    A full disk or a folder without write permission raises ``OSError`` saying so and what to
+    do; the file at ``path`` is then unchanged."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, 0o644)   # mkstemp makes it private; a record is for every reader
-    os.replace(tmp, path)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)   # mkstemp makes it private; a record is for every reader
+        os.replace(tmp, path)
+    except OSError as err:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        why = {28: "no space left on the device", 13: "no permission to write there",
+               30: "the file system is read-only"}.get(err.errno, err.strerror or str(err))
+        raise OSError(err.errno, f"cannot write {path}: {why}; free space or choose a "
+                                 f"writable folder (--out, or LTH_RESULTS_DIR), then rerun: "
+                                 f"finished stages are kept") from err
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_write_bytes`)."""
+    atomic_write_bytes(path, text.encode())
+
+
+def check_output(path: str | Path) -> Path:
+    """Refuse, before any training, an output that could not hold a record or would destroy
+    another file: ``path`` must end in ``.json``, be a study record if it exists, and its folder
+    must accept a write. Raises ``ValueError``/``OSError`` saying what to do."""
+    path = Path(path)
+    if path.suffix != ".json":
+        raise ValueError(f"--out {path}: a record is a .json file; choose a path ending in .json")
+    if path.exists():
+        try:
+            load_record(path)
+        except ValueError as err:
+            raise ValueError(f"--out {path} exists and is not a study record: refusing to "
+                             f"overwrite it; choose another path ({err})") from err
+    atomic_write_bytes(path.with_name(path.name + ".probe"), b"")   # writable, not full
+    path.with_name(path.name + ".probe").unlink()
+    return path
+
+
+class writer_lock:
+    """Hold ``path + '.lock'`` while one process writes the record ``path``: a second process
+    writing the same record stops at once with a message (``fcntl`` locks; released when the
+    process ends, even when killed)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(str(path) + ".lock")
+        self.handle = None
+
+    def __enter__(self) -> "writer_lock":
+        import fcntl
+        self.handle = open(self.path, "w")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.handle.close()
+            raise RuntimeError(f"another process is writing {self.path.with_suffix('')} (it "
+                               f"holds {self.path.name}): wait for it, or give this run its own "
+                               f"--out") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.path.unlink(missing_ok=True)
+        self.handle.close()
 
 
 def save_record(record: dict, path: str | Path) -> None:

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from lth_utils import lottery, results
 
@@ -211,3 +212,100 @@ def test_dropout_is_stored_only_when_set_and_trains_with_dropout(tmp_path):
                               tmp_path / "plain.json", progress=False, log=lambda *a: None)
     curve = lambda r: r["rounds"][1]["arms"]["ticket"][0]["val_loss"]  # noqa: E731
     assert curve(rec) != curve(plain)    # dropout changed training, same seeds otherwise
+
+
+class _Payload:
+    """What an attacker would put in a checkpoint: unpickling it runs code (touches a file)."""
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_crafted_checkpoint_cannot_run_code(tmp_path):
+    """Checkpoints are loaded with weights_only=True (tensors and plain data): a pickle that
+    would run code on loading is refused, moved aside, and the study starts afresh."""
+    from lth_utils import transfer
+    marker = tmp_path / "pwned"
+    for i, load in enumerate((lambda p: lottery._load_checkpoint(p, {"a": 1}, logs.append),
+                              lambda p: transfer._load_state(p, {"a": 1}, logs.append))):
+        logs: list[str] = []
+        ckpt = tmp_path / f"s{i}.ckpt.pt"
+        torch.save({"config": {"a": 1}, "x": _Payload(marker)}, ckpt)
+        assert load(ckpt) is None
+        assert not marker.exists(), "loading a checkpoint ran code"
+        assert any("unreadable" in m for m in logs), logs
+    # no loader in the package unpickles arbitrary objects
+    for f in (ROOT / "lth_utils").glob("*.py"):
+        assert "weights_only=False" not in f.read_text(), f.name
+
+
+def _cli_error(capsys, argv, env=None, monkeypatch=None) -> str:
+    from lth_utils import cli
+    for k, v in (env or {}).items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 2, argv
+    return capsys.readouterr().err
+
+
+def test_bad_command_lines_fail_before_training_with_what_to_do(tmp_path, capsys, monkeypatch):
+    assert "unknown profile 'bogus'" in _cli_error(
+        capsys, ["study", "lenet-mnist"], {"LTH_PROFILE": "bogus"}, monkeypatch)
+    monkeypatch.setenv("LTH_PROFILE", "quick")
+    assert "LTH_DEVICE='tpu'" in _cli_error(capsys, ["study", "lenet-mnist"],
+                                            {"LTH_DEVICE": "tpu"}, monkeypatch)
+    monkeypatch.delenv("LTH_DEVICE")
+    config = tmp_path / "_config.yml"
+    config.write_text("title: x\n")
+    assert "ending in .json" in _cli_error(capsys, ["study", "lenet-mnist", "--out", str(config)])
+    assert config.read_text() == "title: x\n"
+    other = tmp_path / "notes.json"
+    other.write_text('{"a": 1}')
+    assert "not a study record: refusing" in _cli_error(
+        capsys, ["study", "lenet-mnist", "--out", str(other)])
+    part = tmp_path / "p.json"
+    part.write_text("{}")
+    assert "is one of the parts" in _cli_error(capsys, ["merge", str(part), "--out", str(part)])
+
+
+def test_configs_that_cannot_work_are_refused_up_front():
+    with pytest.raises(ValueError, match="oneshot_rounds must lie in 1..rounds=4"):
+        tiny(oneshot_rounds=(30,))
+    with pytest.raises(ValueError, match="rates must hold 2 pruning rates for lenet"):
+        tiny(rates=(0.2,))
+    with pytest.raises(ValueError, match="iterations must be a whole number"):
+        tiny(iterations=80.5)
+    with pytest.raises(ValueError, match="40 rounds at 50% per round would prune every weight of fc1.weight"):
+        lottery._check_sparsest_round(tiny(rounds=40, rates=(0.5, 0.5)))
+
+
+def test_two_parts_into_one_out_and_two_writers_are_refused(reference, tmp_path):
+    out = tmp_path / "one.json"
+    lottery.run_study(tiny(), out, progress=False, trials=[0])
+    with pytest.raises(ValueError, match="holds trials \\[0\\] of this study, not \\[1\\]"):
+        lottery.run_study(tiny(), out, progress=False, trials=[1])
+    with results.writer_lock(tmp_path / "x.json"):
+        with pytest.raises(RuntimeError, match="another process is writing"):
+            with results.writer_lock(tmp_path / "x.json"):
+                pass
+
+
+def test_a_full_or_read_only_folder_says_so(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(OSError, match="no space left on the device; free space"):
+        results.save_record({"a": 1}, tmp_path / "r.json")
+    assert not (tmp_path / "r.json").exists() and not list(tmp_path.glob("*.tmp"))
+
+
+def test_a_dropout_study_cannot_be_split(tmp_path):
+    with pytest.raises(ValueError, match="dropout study cannot be split by trials"):
+        lottery.run_study(tiny(dropout=0.2), tmp_path / "d.json", progress=False, trials=[1])
