@@ -38,9 +38,9 @@ from .data import Splits
 from .lottery import derive_seed
 from .masks import Masks, fraction_remaining, ones
 from .models import build
-from .population import Params, evaluate
+from .population import Params, evaluate, stack_masks
 from .pruning import check_fraction, l1_unstructured
-from .training import TrainConfig, stack_masks, train_population
+from .training import TrainConfig, train_population
 
 STABLE = 0.02     # the paper's threshold: instability below 2% counts as stable
 
@@ -260,7 +260,9 @@ def imp_round(cfg: InstabilityConfig, template: nn.Sequential, data: Splits, sta
               r: int, progress: bool | None = False) -> dict:
     """Round ``r`` of IMP for all trials as one population; updates ``state`` (masks of both
     arms, θ_k) and returns the round's row. Round 0 trains the dense networks (and keeps
-    θ_k); round r >= 1 trains the reset arm from θ0 and the rewind arm from θ_k."""
+    θ_k); round r >= 1 trains the reset arm from θ0 and the rewind arm from θ_k. The row holds,
+    per arm and trial, the test accuracy at early stop ("dense", "reset", "rewind") and the
+    early-stop iteration ("dense_stop", ...), so that a reader can flag stops at the end."""
     n = cfg.trials
     inits = [initial_weights(cfg, "init", t) for t in range(n)]
     seeds = [copy_seeds(cfg, t)[0] for t in range(n)]
@@ -273,14 +275,15 @@ def imp_round(cfg: InstabilityConfig, template: nn.Sequential, data: Splits, sta
                            stack_masks([m[2] for m in members]), data, cfg.imp_config(),
                            seeds * (len(members) // n), progress, f"IMP round {r}")
     acc = [round(a, 5) for a in run.history.early_stop_test_acc]
+    stop = [int(i) for i in run.history.early_stop_iteration]
     trained = [{k: v[i].cpu() for k, v in run.params.items()} for i in range(len(members))]
     if r == 0:
         state["theta_k"] = [{k: v[i].cpu() for k, v in run.snapshot.items()} for i in range(n)]
         pruned = [_prune(cfg, trained[t], members[t][2]) for t in range(n)]
         state["reset"], state["rewind"] = pruned, [dict(m) for m in pruned]
-        return {"round": 0, "fraction_remaining": 1.0, "dense": acc}
+        return {"round": 0, "fraction_remaining": 1.0, "dense": acc, "dense_stop": stop}
     row = {"round": r, "fraction_remaining": round(fraction_remaining(state["reset"][0]), 6),
-           "reset": acc[:n], "rewind": acc[n:]}
+           "reset": acc[:n], "rewind": acc[n:], "reset_stop": stop[:n], "rewind_stop": stop[n:]}
     if r < cfg.imp_rounds:
         state["reset"] = [_prune(cfg, trained[t], state["reset"][t]) for t in range(n)]
         state["rewind"] = [_prune(cfg, trained[n + t], state["rewind"][t]) for t in range(n)]
@@ -336,7 +339,7 @@ def run_study(cfg: InstabilityConfig | None = None, out: str | Path | None = Non
     state = None
     if ckpt.exists():
         try:
-            state = torch.load(ckpt, map_location="cpu", weights_only=False)
+            state = torch.load(ckpt, map_location="cpu", weights_only=True)
         except Exception as err:  # truncated or corrupt
             log(f"{ckpt.name} is unreadable ({type(err).__name__}); starting afresh")
         if state is not None and state.get("config") != cfg.to_dict():

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .instability import STABLE, TICKET_PARTS, provenance
+from .lottery_plots import late_label
 from .plots import MAX_WIDTH, fraction_ticks, percent_axis, provenance_lines
 
 NAMES = {"lenet": "LeNet-300-100 on MNIST", "conv2": "Conv-2 (¼ width) on CIFAR-10"}
@@ -62,6 +63,37 @@ def stable_from(record: dict, threshold: float = STABLE) -> int | None:
             break
         first = k
     return first
+
+
+TEST_IMAGES = {"lenet": 10_000, "conv2": 10_000}     # MNIST's and CIFAR-10's test sets
+
+
+def test_images(record: dict) -> int:
+    """How many test images the record's paths were evaluated on."""
+    c = record["config"]
+    return c.get("eval_size") or TEST_IMAGES[c["network"]]
+
+
+def noise_floor(record: dict, part: str = "dense", k: int | None = 0, z: float = 2.0) -> float:
+    """``z`` standard errors of a test error measured on the record's test images:
+    ``z * sqrt(p (1 - p) / n)``, with ``p`` the mean error of ``part``'s trained copies (at
+    ``k`` for the dense network) and ``n`` :func:`test_images`. A rise along a path smaller
+    than this is within what evaluating on another ``n`` images could change: no barrier the
+    test set can resolve."""
+    p = 1 - end_accuracy(record, part, k)
+    return z * float(np.sqrt(p * (1 - p) / test_images(record)))
+
+
+def imp_late(record: dict, last: float = 0.1) -> dict[str, np.ndarray] | None:
+    """Per IMP arm ("reset", "rewind"): (R,) booleans, True where a trial's early stop falls in
+    the last ``last`` of training (the rule of :func:`lth_utils.records.late_early_stops`), in
+    the rounds of :func:`imp_curves`. ``None`` for a record that did not keep the early-stop
+    iterations (written before ``instability.imp_round`` stored them)."""
+    imp = [r for r in record["imp"] if r["round"] >= 1]
+    if not imp or any(f"{a}_stop" not in r for r in imp for a in ("reset", "rewind")):
+        return None
+    t = (1 - last) * record["config"]["iterations"]
+    return {a: np.array([max(r[f"{a}_stop"]) > t for r in imp]) for a in ("reset", "rewind")}
 
 
 def imp_curves(record: dict) -> dict[str, np.ndarray]:
@@ -177,14 +209,23 @@ def plot_tickets(record: dict, threshold: float = STABLE):
 
 def plot_imp(record: dict):
     """Test accuracy at early stop against the weights remaining, IMP resetting to θ0 and
-    rewinding to θ_k (mean, bars the range over trials), the dense network dashed."""
+    rewinding to θ_k (mean, bars the range over trials), the dense network dashed. A point
+    with a trial whose early stop falls in the last tenth of training (:func:`imp_late`) is
+    drawn hollow, as in chapters 5-7; a record without early-stop iterations marks none."""
     c = imp_curves(record)
+    late = imp_late(record)
     k = record["config"]["rewind_iteration"]
     fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
     for arm, label in (("reset", "reset to θ0"), ("rewind", f"rewind to θk, k = {k:,}")):
         s = c[arm]
         ax.errorbar(c["fraction"], s["mean"], [s["mean"] - s["lo"], s["hi"] - s["mean"]],
                     marker="o", ms=4, capsize=3, color=PART_COLORS[arm], label=label)
+        if late is not None and late[arm].any():
+            ax.plot(c["fraction"][late[arm]], s["mean"][late[arm]], "o", ms=7, mfc="white",
+                    mec=PART_COLORS[arm], mew=1.5, ls="none", zorder=3)
+    if late is not None and any(v.any() for v in late.values()):
+        ax.plot([], [], "o", ms=7, mfc="white", mec="0.3", mew=1.5, ls="none",
+                label=late_label())
     ax.axhline(c["dense"], color="k", ls="--", lw=1, label="dense network")
     percent_axis(ax, "x")
     fraction_ticks(ax, c["fraction"])

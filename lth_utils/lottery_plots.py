@@ -174,7 +174,8 @@ def plot_rounds_grid(record: dict, rounds: list[int] | None = None, state_fn=Non
     quarter, half, three quarters and all of the way): the static 'Try it' of chapter 5.
 
     ``state_fn(record, round)`` defaults to :func:`lth_utils.records.round_state`. Returns the
-    figure; the shared legend is at its bottom, inside it.
+    figure; the shared legend (every arm drawn in any panel) is at its bottom, inside it, and
+    its top leaves room for a ``fig.suptitle``.
     """
     state_fn = state_fn or round_state
     n = len(record["rounds"]) - 1
@@ -195,10 +196,16 @@ def plot_rounds_grid(record: dict, rounds: list[int] | None = None, state_fn=Non
             ax.set_ylabel("")
         if i < len(rounds) - 2:
             ax.set_xlabel("")
-    handles, labels = axes[0].get_legend_handles_labels()
+    # every arm drawn in any panel (the first panel may be a round without controls)
+    legend = {}
+    for ax in axes[:len(rounds)]:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, h)
+    handles, labels = list(legend.values()), list(legend)
     ncol = legend_columns(labels)
     legend_height = 0.15 + 0.2 * np.ceil(len(labels) / ncol)          # inches
-    fig.tight_layout(rect=(0, legend_height / fig.get_figheight(), 1, 1))
+    top = 1 - 0.35 / fig.get_figheight()                   # room for a suptitle
+    fig.tight_layout(rect=(0, legend_height / fig.get_figheight(), 1, top))
     fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=ncol,
                fontsize=8, frameon=False)
     return fig

@@ -19,7 +19,9 @@ fraction across all layers (as the papers do), and :func:`prune_at_init` does bo
 Sanity checks (Frankle, Dziugaite, Roy & Carbin 2021): :func:`shuffle_within_layers`, a fresh
 initialisation of the kept weights (variant ``reinit``), :func:`invert_scores`. Layer collapse:
 :func:`collapsed_layers`, :func:`connected`. :func:`run_study` trains every method and variant
-and an IMP ticket at every sparsity, one population per trial, and caches the record.
+and an IMP ticket at every sparsity, one population per trial, and caches the record;
+:func:`check_costs`, :func:`cost_table`, :func:`check_summary` and :func:`late_stops` read what
+each check costs, sparsity by sparsity, and which networks were still improving at the end.
 """
 from __future__ import annotations
 
@@ -28,13 +30,16 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from . import models, pruning, results
 from .masks import Masks, check_fits, ones
-from .training import TrainConfig, stack_masks, train_population
+from .records import is_late
+from .population import stack_masks
+from .training import TrainConfig, train_population
 
 Scores = dict[str, torch.Tensor]
 METHODS = ("snip", "grasp", "synflow", "magnitude", "random")
@@ -398,3 +403,140 @@ def summary(record: dict, key: str = "early_stop_test_acc") -> dict[tuple[str, s
         out[k] = {"sparsity": s, "mean": [sum(by_s[v]) / len(by_s[v]) for v in s],
                   "min": [min(by_s[v]) for v in s], "max": [max(by_s[v]) for v in s]}
     return out
+
+
+# ----------------------------------------------------------------------------- reading the checks
+# What each sanity check costs, per method, check and sparsity, read from the record (pure
+# functions: numbers and rows of strings). Frankle et al. (2021) report that the checks leave
+# the methods at initialisation the same or better, unlike pruning after training; chapter 10
+# reads, sparsity by sparsity and with the trials' range, where that holds on LeNet.
+
+CHECKS = ("shuffled", "reinit")
+SCORED = ("snip", "grasp", "synflow", "magnitude")     # the methods that score weights at θ0
+NAMES = {"snip": "SNIP", "grasp": "GraSP", "synflow": "SynFlow", "magnitude": "magnitude",
+         "random": "random", "imp": "the IMP ticket"}
+
+
+def _by_trial(record: dict, method: str, variant: str, sparsity: float) -> dict[int, float]:
+    """trial -> test accuracy at early stop of one (method, variant, sparsity) of ``record``."""
+    return {e["trial"]: e["early_stop_test_acc"] for e in record["entries"]
+            if e["method"] == method and e["variant"] == variant
+            and abs(e["sparsity"] - sparsity) < 1e-9}
+
+
+def check_costs(record: dict) -> list[dict]:
+    """What each sanity check costs, per (method, check, sparsity) of the record.
+
+    The cost is the original mask's test accuracy at early stop minus the check's, paired by
+    trial (the same θ0 and batches). Rows ``{"method", "check", "sparsity", "mean", "lo",
+    "hi", "apart", "trials"}``: mean, min and max over trials of the cost; ``apart`` is True
+    when the trials' ranges of the two accuracies do not overlap (never with one trial). The
+    IMP ticket is the method "imp"; "random" has no shuffle (it would be random again).
+    """
+    rows = []
+    for s in record["config"]["sparsities"]:
+        for m in (*record["config"]["methods"], "imp"):
+            orig = _by_trial(record, m, "original", s)
+            for v in CHECKS:
+                var = _by_trial(record, m, v, s)
+                if not var:
+                    continue
+                cost = np.array([orig[t] - var[t] for t in sorted(var)])
+                o, c = list(orig.values()), list(var.values())
+                apart = len(c) > 1 and (min(o) > max(c) or max(o) < min(c))
+                rows.append({"method": m, "check": v, "sparsity": s, "mean": float(cost.mean()),
+                             "lo": float(cost.min()), "hi": float(cost.max()),
+                             "apart": bool(apart), "trials": len(cost)})
+    return rows
+
+
+def cost_table(record: dict) -> list[dict]:
+    """:func:`check_costs` as rows of strings for ``records.Table``: one row per sparsity and
+    check, one column per method, each cell the mean cost in points and, with several trials,
+    the trials' range in brackets."""
+    def cell(r: dict) -> str:
+        text = f"{100 * r['mean']:+.2f}"
+        return text + (f" [{100 * r['lo']:+.1f}, {100 * r['hi']:+.1f}]" if r["trials"] > 1 else "")
+
+    rows: dict[tuple, dict] = {}
+    for r in check_costs(record):
+        row = rows.setdefault((r["sparsity"], r["check"]),
+                              {"pruned": f"{100 * r['sparsity']:g}%", "check": r["check"]})
+        row["IMP ticket" if r["method"] == "imp" else r["method"]] = cell(r)
+    keys = ("pruned", "check", *SCORED, "random", "IMP ticket")
+    return [{k: row.get(k, "") for k in keys} for row in rows.values()]
+
+
+def _sparsity_label(sparsities) -> str:
+    """'90%, 95% and 99%' for sparsities pruned; 'none' for an empty list."""
+    s = [f"{100 * v:g}%" for v in sparsities]
+    return "none" if not s else s[0] if len(s) == 1 else ", ".join(s[:-1]) + " and " + s[-1]
+
+
+def check_summary(record: dict) -> dict:
+    """What chapter 10 says about the sanity checks, computed from ``record`` (for glue).
+
+    A sparsity is *calm* when, for each check, every method of :data:`SCORED` loses less to it
+    than the IMP ticket does (means over trials). Returns ``"calm"`` and ``"other"``
+    (sparsities, ascending) and their labels (``"calm_label"``, ``"other_label"``);
+    ``"calm_worst"``, the largest mean cost of a method at initialisation at a calm sparsity
+    (``nan`` if none); ``"imp_<check>_lo"`` and ``"imp_<check>_hi"``, the IMP ticket's mean
+    cost over the calm sparsities; ``"pairs"``, the method-check comparisons at calm
+    sparsities, and ``"lost"``, those where the original stays above the check beyond the
+    trials' range; ``"trials"``; ``"sparsest"`` and, per check there, ``"last_<check>"`` (each
+    method's cost, a phrase), ``"last_<check>_imp"`` (the IMP ticket's cost) and
+    ``"last_<check>_not_below"`` (how many methods lose as much as the IMP ticket, or less but
+    within the trials' range of it: the largest cost of their trials reaches the IMP ticket's
+    smallest). Costs in points.
+    """
+    rows = {(r["method"], r["check"], r["sparsity"]): r for r in check_costs(record)}
+    sparsities = sorted(record["config"]["sparsities"])
+
+    def costs(v: str, s: float) -> dict[str, float]:
+        return {m: 100 * rows[m, v, s]["mean"] for m in (*SCORED, "imp") if (m, v, s) in rows}
+
+    calm = [s for s in sparsities
+            if all(c[m] < c["imp"] for v in CHECKS for c in [costs(v, s)] for m in SCORED)]
+    at_calm = [rows[m, v, s] for s in calm for v in CHECKS for m in SCORED]
+    nan = float("nan")
+    out = {"calm": calm, "other": [s for s in sparsities if s not in calm],
+           "calm_worst": max((100 * r["mean"] for r in at_calm), default=nan),
+           "pairs": len(at_calm), "lost": sum(r["apart"] and r["mean"] > 0 for r in at_calm),
+           "trials": record["config"]["trials"], "sparsest": sparsities[-1]}
+    out["calm_label"] = _sparsity_label(out["calm"])
+    out["other_label"] = _sparsity_label(out["other"])
+    for v in CHECKS:
+        imp = [costs(v, s)["imp"] for s in calm]
+        out[f"imp_{v}_lo"], out[f"imp_{v}_hi"] = min(imp, default=nan), max(imp, default=nan)
+        c = costs(v, sparsities[-1])
+        parts = [f"{NAMES[m]} {c[m]:+.2f}" for m in SCORED]
+        out[f"last_{v}"] = ", ".join(parts[:-1]) + " and " + parts[-1]
+        out[f"last_{v}_imp"] = c["imp"]
+        imp_lo = rows["imp", v, sparsities[-1]]["lo"]
+        out[f"last_{v}_not_below"] = sum(rows[m, v, sparsities[-1]]["hi"] >= imp_lo
+                                         for m in SCORED)
+    return out
+
+
+def late_stops(record: dict, last: float = 0.1) -> dict:
+    """How many of the record's networks have their early stop in the last ``last`` of
+    training (:func:`lth_utils.records.is_late`): their validation loss was still falling when
+    training ended, so their accuracy is a lower bound on where they would have ended.
+
+    Returns ``{"late", "total"}`` over the pruned networks, ``"by_sparsity"`` (sparsity ->
+    (late, total)), ``"dense"`` (the dense network's early-stop iterations, one per trial),
+    ``"dense_late"``, ``"horizon"`` (iterations trained) and ``"threshold"`` (the iteration
+    after which a stop is late).
+    """
+    by_s: dict[float, list[bool]] = {}
+    for e in record["entries"]:
+        if e["sparsity"] > 0:
+            by_s.setdefault(e["sparsity"], []).append(
+                is_late(record, e["early_stop_iteration"], last))
+    dense = [e["early_stop_iteration"] for e in record["entries"] if e["method"] == "dense"]
+    T = record["config"]["iterations"]
+    return {"late": sum(sum(v) for v in by_s.values()),
+            "total": sum(len(v) for v in by_s.values()),
+            "by_sparsity": {s: (sum(v), len(v)) for s, v in sorted(by_s.items())},
+            "dense": dense, "dense_late": sum(is_late(record, i, last) for i in dense),
+            "horizon": T, "threshold": (1 - last) * T}

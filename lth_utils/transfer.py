@@ -32,7 +32,9 @@ from . import models, results
 from .lottery import derive_seed
 from .masks import Masks, fraction_remaining, ones
 from .pruning import check_fraction, l1_unstructured, random_like
-from .training import TrainConfig, stack_masks, train_population
+from .records import is_late
+from .population import stack_masks
+from .training import TrainConfig, train_population
 
 STARTS = ("source_ticket", "reinit", "random_mask", "target_ticket")
 LABELS = {"source_ticket": "transferred ticket (source mask, θ0)",
@@ -221,7 +223,7 @@ def _load_state(ckpt: Path, config: dict, log) -> dict | None:
     if not ckpt.exists():
         return None
     try:
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated or corrupt
         log(f"{ckpt.name} is unreadable ({type(err).__name__}); starting afresh")
         return None
@@ -303,10 +305,16 @@ def start_summary(record: dict, source: str, start: str,
                   key: str = "early_stop_test_acc") -> dict[str, np.ndarray]:
     """``key`` of one start in the direction from ``source``, per level: fraction (L,) and
     mean, lo, hi (L,) over trials."""
-    [d] = [d for d in record["directions"] if d["source"] == source]
-    vals = np.array([[m[key] for m in lv["starts"][start]] for lv in d["levels"]], dtype=float)
+    vals = trial_values(record, source, start, key)
     return {"fraction": np.array([lv["fraction_remaining"] for lv in record["levels"]]),
             "mean": vals.mean(1), "lo": vals.min(1), "hi": vals.max(1)}
+
+
+def trial_values(record: dict, source: str, start: str,
+                 key: str = "early_stop_test_acc") -> np.ndarray:
+    """(levels, trials): ``key`` of one start in the direction from ``source``."""
+    [d] = [d for d in record["directions"] if d["source"] == source]
+    return np.array([[m[key] for m in lv["starts"][start]] for lv in d["levels"]], dtype=float)
 
 
 def dense_acc(record: dict, dataset: str) -> float:
@@ -341,3 +349,53 @@ def overlap_state(record: dict, i: int) -> dict:
     return {"label": f"{100 * lv['fraction_remaining']:.1f}% of weights left "
                      f"(round {lv['round']})", "datasets": (a, b), "rows": rows,
             "pixels": {n: pixel_keep(masks[n]).numpy() for n in (a, b)}}
+
+
+# ----------------------------------------------------------------------------- verdicts
+
+def control_margins(record: dict) -> list[dict]:
+    """The transferred ticket against its better control (higher mean), per direction and level:
+    rows ``{"source", "target", "fraction", "control", "margin"`` (ticket minus that control,
+    means), ``"ticket"``, ``"other"`` ((mean, lo, hi) over trials), ``"ahead"``, ``"apart"``}:
+    apart when ahead of *both* controls' trial ranges, or behind the better one's (2+ trials)."""
+    rows = []
+    for d in record["directions"]:
+        acc = {s: trial_values(record, d["source"], s) for s in STARTS[:3]}
+        for i, lv in enumerate(record["levels"]):
+            t = acc["source_ticket"][i]
+            ctrl = max(("reinit", "random_mask"), key=lambda s: acc[s][i].mean())
+            c, margin = acc[ctrl][i], t.mean() - acc[ctrl][i].mean()
+            top = max(acc[s][i].max() for s in ("reinit", "random_mask"))
+            apart = len(t) > 1 and (t.min() > top if margin > 0 else t.max() < c.min())
+            rows.append({"source": d["source"], "target": d["target"],
+                         "fraction": lv["fraction_remaining"], "control": ctrl,
+                         "margin": float(margin), "ahead": bool(margin > 0), "apart": bool(apart),
+                         **{k: (float(v.mean()), float(v.min()), float(v.max()))
+                            for k, v in (("ticket", t), ("other", c))}})
+    return rows
+
+
+def own_gaps(record: dict, source: str) -> np.ndarray:
+    """(trials,): own ticket minus transferred ticket from ``source``, mean over levels."""
+    own, moved = (trial_values(record, source, s) for s in ("target_ticket", "source_ticket"))
+    return (own - moved).mean(0)
+
+
+def late_flags(record: dict, source: str, start: str, last: float = 0.1) -> np.ndarray:
+    """(levels,): whether a trial of ``start`` from ``source`` stops late (``records.is_late``)."""
+    its = trial_values(record, source, start, "early_stop_iteration")
+    return np.array([any(is_late(record, i, last) for i in row) for row in its])
+
+
+def late_stops(record: dict, last: float = 0.1) -> dict:
+    """Trainings on a target with a late early stop (``records.is_late``): ``"late"``, ``"total"``,
+    ``"by_start"`` (start -> (late, total)), ``"stops"`` (start -> first, mean, last early-stop
+    iteration over directions, levels, trials), ``"horizon"``, ``"threshold"``."""
+    its = {s: np.concatenate([trial_values(record, d["source"], s, "early_stop_iteration")
+                              .ravel() for d in record["directions"]]) for s in STARTS}
+    by = {s: (int(sum(is_late(record, i, last) for i in v)), len(v)) for s, v in its.items()}
+    T = record["config"]["iterations"]
+    return {"late": sum(a for a, _ in by.values()), "total": sum(n for _, n in by.values()),
+            "by_start": by, "stops": {s: (int(v.min()), float(v.mean()), int(v.max()))
+                                      for s, v in its.items()},
+            "horizon": T, "threshold": (1 - last) * T}

@@ -10,9 +10,10 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .lottery_plots import late_label
 from .plots import MAX_WIDTH, fraction_ticks, percent_axis
-from .transfer import (LABELS, NAMES, STARTS, dense_acc, overlap_state, provenance,
-                       start_summary)
+from .transfer import (LABELS, NAMES, STARTS, dense_acc, late_flags, overlap_state,
+                       provenance, start_summary)
 
 COLORS = {"source_ticket": "#1f77b4", "reinit": "#d62728", "random_mask": "#7f7f7f",
           "target_ticket": "#2ca02c"}
@@ -36,16 +37,23 @@ def add_footer(fig, record: dict, handles=(), labels=(), ncol: int = 2) -> None:
                    ncol=ncol, fontsize=8, frameon=False)
 
 
-def plot_transfer(record: dict, key: str = "early_stop_test_acc"):
+def plot_transfer(record: dict, key: str = "early_stop_test_acc", last: float = 0.1):
     """Test accuracy at early stop vs weights remaining for the four starts, one panel per
     direction (source -> target), the target's dense network dashed; legend and provenance
-    underneath. Returns the figure."""
+    underneath. A point with a trial whose early stop falls in the last ``last`` of training
+    (:func:`lth_utils.transfer.late_flags`) is drawn hollow: that run was still improving, its
+    accuracy is a lower bound. Returns the figure."""
     fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH, 4.6), layout="constrained")
+    flagged = False
     for ax, d in zip(axes, record["directions"]):
         for s in STARTS:
             st = start_summary(record, d["source"], s, key)
             ax.errorbar(st["fraction"], st["mean"], [st["mean"] - st["lo"], st["hi"] - st["mean"]],
                         marker="o", ms=4, capsize=2, color=COLORS[s], label=LABELS[s])
+            late = late_flags(record, d["source"], s, last)
+            flagged |= bool(late.any())
+            ax.plot(st["fraction"][late], st["mean"][late], "o", ms=7, mfc="white",
+                    mec=COLORS[s], mew=1.5, ls="none", zorder=3)
         ax.axhline(dense_acc(record, d["target"]), color="k", ls="--", lw=1,
                    label="dense network on the target")
         percent_axis(ax, "x")
@@ -53,7 +61,12 @@ def plot_transfer(record: dict, key: str = "early_stop_test_acc"):
         percent_axis(ax, "y")
         ax.set_title(f"{NAMES[d['source']]} ticket → {NAMES[d['target']]}", fontsize=10)
         ax.set_ylabel(f"test accuracy on {NAMES[d['target']]}")
-    add_footer(fig, record, *axes[0].get_legend_handles_labels())
+    handles, labels = axes[0].get_legend_handles_labels()
+    if flagged:
+        handles.append(plt.Line2D([], [], marker="o", ms=7, mfc="white", mec="0.3", mew=1.5,
+                                  ls="none"))
+        labels.append(late_label(last))
+    add_footer(fig, record, handles, labels)
     return fig
 
 

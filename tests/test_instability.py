@@ -117,6 +117,9 @@ def test_imp_rounds_prune_each_layer_at_its_rate_and_keep_theta_k(mnist_small):
     template, state = models.build("lenet"), {}
     row0 = ins.imp_round(cfg, template, mnist_small, state, 0)
     assert row0["fraction_remaining"] == 1.0 and len(row0["dense"]) == 2
+    # the early stops are kept, so that a reader can flag those at the end of training
+    assert len(row0["dense_stop"]) == 2
+    assert all(0 <= i <= cfg.iterations for i in row0["dense_stop"])
     for t in range(2):
         m = state["reset"][t]
         assert m["fc1.weight"].sum() == 235200 // 2 and m["fc3.weight"].sum() == 750
@@ -127,6 +130,7 @@ def test_imp_rounds_prune_each_layer_at_its_rate_and_keep_theta_k(mnist_small):
     row1 = ins.imp_round(cfg, template, mnist_small, state, 1)
     assert row1["fraction_remaining"] == pytest.approx((265200 / 2 + 750) / 266200, abs=1e-5)
     assert len(row1["reset"]) == len(row1["rewind"]) == 2
+    assert len(row1["reset_stop"]) == len(row1["rewind_stop"]) == 2
     assert state["reset"][0]["fc1.weight"].sum() == 235200 // 2   # the last round: no prune
 
 
@@ -209,6 +213,44 @@ def test_readers_give_per_trial_numbers():
         ip.rows(synthetic(imp=False), "rewound")
     with pytest.raises(ValueError, match="no IMP rounds"):
         ip.imp_curves(synthetic(imp=False))
+
+
+def test_noise_floor_is_two_standard_errors_of_the_copies_test_error():
+    from lth_utils import instability_plots as ip
+    rec = synthetic()                  # dense copies end at 10% error; LeNet: 10,000 images
+    assert ip.test_images(rec) == 10_000
+    assert ip.noise_floor(rec, "dense", 0) == pytest.approx(2 * (0.1 * 0.9 / 10_000) ** 0.5)
+    rec["config"]["eval_size"] = 500   # the paths of a record evaluated on 500 images
+    assert ip.test_images(rec) == 500
+    assert ip.noise_floor(rec, "reinit", z=1) == pytest.approx((0.2 * 0.8 / 500) ** 0.5)
+
+
+def test_imp_figure_marks_late_stops_when_the_record_keeps_them():
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_hex
+
+    from lth_utils import instability_plots as ip
+    from lth_utils.lottery_plots import late_label
+
+    def hollow(fig):
+        return {to_hex(line.get_markeredgecolor()): list(line.get_xdata())
+                for line in fig.axes[0].lines
+                if line.get_markerfacecolor() == "white" and len(line.get_xdata())}
+
+    rec = synthetic()                  # written before the stops were kept: nothing to mark
+    assert ip.imp_late(rec) is None
+    fig = ip.plot_imp(rec)
+    assert hollow(fig) == {}
+    plt.close(fig)
+    rec["imp"][0]["dense_stop"] = [50, 50]
+    for row, reset in zip(rec["imp"][1:], ([95, 40], [40, 50])):    # T = 100: late after 90
+        row["reset_stop"], row["rewind_stop"] = reset, [40, 90]      # 90 itself is not late
+    late = ip.imp_late(rec)
+    assert list(late["reset"]) == [True, False] and not late["rewind"].any()
+    fig = ip.plot_imp(rec)
+    assert hollow(fig) == {to_hex(ip.PART_COLORS["reset"]): [0.5]}
+    assert late_label() in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    plt.close(fig)
 
 
 def test_slider_positions_pair_each_networks_spawn_points():

@@ -265,3 +265,96 @@ def test_run_study_writes_resumes_and_caches(tmp_path, monkeypatch):
     # per trial: dense, IMP, 4 methods x 3 variants, random x 2, IMP shuffled and reinit
     assert len(rec["entries"]) == 2 * (1 + 1 + 4 * 3 + 2 + 2)
     assert pai.run_study(cfg, data, progress=False) == rec and calls == [0, 1, 1]
+
+
+# --- reading the record: what each sanity check costs, sparsity by sparsity
+
+def made_up_record(acc: dict, stops: dict | None = None, iterations: int = 1000) -> dict:
+    """A prune-at-init record: ``acc`` maps (method, variant, sparsity) to each trial's accuracy;
+    every network stops at ``stops`` (same key) or at iteration 100."""
+    entries = [{"method": m, "variant": v, "sparsity": s, "trial": t,
+                "early_stop_test_acc": a,
+                "early_stop_iteration": (stops or {}).get((m, v, s), [100] * len(accs))[t]}
+               for (m, v, s), accs in acc.items() for t, a in enumerate(accs)]
+    sparsities = sorted({s for (_, _, s) in acc if s > 0})
+    methods = sorted({m for (m, _, _) in acc if m not in ("dense", "imp")})
+    return {"config": {"sparsities": sparsities, "methods": methods, "iterations": iterations,
+                       "trials": max(len(v) for v in acc.values())}, "entries": entries}
+
+
+def made_up_study(imp_shuffle: float, snip_shuffle: float) -> dict:
+    """Two sparsities, two trials; the costs at the sparser one are the arguments (fractions)."""
+    acc = {("dense", "original", 0.0): [0.98, 0.98]}
+    for s, snip_cost, imp_cost in ((0.9, 0.002, 0.02), (0.99, snip_shuffle, imp_shuffle)):
+        for m in ("snip", "grasp", "synflow", "magnitude", "imp"):
+            acc[m, "original", s] = [0.95, 0.96]
+            acc[m, "reinit", s] = [0.95, 0.96] if m != "imp" else [0.94, 0.95]
+            cost = imp_cost if m == "imp" else snip_cost if m == "snip" else 0.0
+            acc[m, "shuffled", s] = [0.95 - cost, 0.96 - cost]
+        acc["random", "original", s] = [0.5, 0.6]
+        acc["random", "reinit", s] = [0.5, 0.6]
+    return made_up_record(acc)
+
+
+def test_check_costs_are_paired_by_trial_with_their_range():
+    rec = made_up_record({("snip", "original", 0.9): [0.90, 0.95],
+                          ("snip", "shuffled", 0.9): [0.85, 0.94],
+                          ("snip", "reinit", 0.9): [0.92, 0.96]})
+    rows = {r["check"]: r for r in pai.check_costs(rec)}
+    shuffled, reinit = rows["shuffled"], rows["reinit"]
+    # trial 0 loses 0.05, trial 1 loses 0.01
+    assert (shuffled["mean"], shuffled["lo"], shuffled["hi"]) == \
+        pytest.approx((0.03, 0.01, 0.05))
+    assert not shuffled["apart"]              # 0.94 (shuffled) is above 0.90 (original)
+    assert reinit["mean"] == pytest.approx(-0.015) and not reinit["apart"]
+    table = pai.cost_table(rec)
+    assert [r["check"] for r in table] == ["shuffled", "reinit"]
+    assert table[0]["snip"] == "+3.00 [+1.0, +5.0]" and table[0]["IMP ticket"] == ""
+
+
+def test_one_trial_is_never_apart():
+    rec = made_up_record({("snip", "original", 0.9): [0.95], ("snip", "shuffled", 0.9): [0.5]})
+    [row] = pai.check_costs(rec)
+    assert row["mean"] == pytest.approx(0.45) and not row["apart"]
+    assert pai.cost_table(rec)[0]["snip"] == "+45.00"
+
+
+def test_summary_separates_the_sparsities_where_the_imp_ticket_loses_most():
+    calm = pai.check_summary(made_up_study(imp_shuffle=0.10, snip_shuffle=0.05))
+    assert calm["calm"] == [0.9, 0.99] and calm["other_label"] == "none"
+    s = pai.check_summary(made_up_study(imp_shuffle=0.10, snip_shuffle=0.12))
+    assert s["calm"] == [0.9] and s["other"] == [0.99]
+    assert (s["calm_label"], s["other_label"]) == ("90%", "99%")
+    assert s["imp_shuffled_lo"] == s["imp_shuffled_hi"] == pytest.approx(2.0)
+    assert s["last_shuffled"] == ("SNIP +12.00, GraSP +0.00, SynFlow +0.00 and "
+                                  "magnitude +0.00")
+    assert s["last_shuffled_imp"] == pytest.approx(10.0)
+    assert s["last_shuffled_not_below"] == 1      # SNIP only
+    # at 90% pruned: 8 method-check pairs; SNIP's shuffle costs 0.2 points, within range
+    assert (s["pairs"], s["lost"]) == (8, 0)
+    assert s["calm_worst"] == pytest.approx(0.2)
+
+
+def test_late_stops_use_chapter_5s_rule():
+    acc = {("dense", "original", 0.0): [0.98, 0.98], ("snip", "original", 0.9): [0.9, 0.9],
+           ("snip", "shuffled", 0.9): [0.9, 0.9], ("snip", "original", 0.99): [0.8, 0.8]}
+    stops = {("dense", "original", 0.0): [950, 500], ("snip", "original", 0.9): [900, 901],
+             ("snip", "shuffled", 0.9): [1000, 100], ("snip", "original", 0.99): [100, 100]}
+    late = pai.late_stops(made_up_record(acc, stops))
+    assert (late["late"], late["total"]) == (2, 6)        # 901 and 1000; 900 is not late
+    assert late["by_sparsity"] == {0.9: (2, 4), 0.99: (0, 2)}
+    assert (late["dense"], late["dense_late"], late["threshold"]) == ([950, 500], 1, 900)
+
+
+@pytest.mark.parametrize("profile", ["quick", "standard"])
+def test_the_committed_records_read(profile):
+    """Chapter 10 reads the committed record of its profile with these functions."""
+    import json
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / f"data/results/prune-at-init-{profile}.json"
+    rec = json.loads(path.read_text())
+    s = pai.check_summary(rec)
+    assert sorted(s["calm"] + s["other"]) == sorted(rec["config"]["sparsities"])
+    assert len(pai.cost_table(rec)) == 2 * len(rec["config"]["sparsities"])
+    late = pai.late_stops(rec)
+    assert late["late"] <= late["total"] == sum(n for _, n in late["by_sparsity"].values())

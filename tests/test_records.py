@@ -66,6 +66,15 @@ def test_late_early_stops_lists_every_trial_in_the_last_tenth():
         records.late_early_stops(LATE, last=1.5)
 
 
+def test_is_late_is_the_same_rule_for_any_record():
+    rec = {"config": {"iterations": 1000}}
+    assert not records.is_late(rec, 900) and records.is_late(rec, 901)
+    assert records.is_late(rec, 960, last=0.05) and not records.is_late(rec, 950, last=0.05)
+    assert all(records.is_late(LATE, e["iteration"]) for e in records.late_early_stops(LATE))
+    with pytest.raises(ValueError, match="last tenth"):
+        records.is_late(rec, 950, last=0)
+
+
 def test_late_flags_line_up_with_arm_summary():
     for arm, expected in (("ticket", [0, 0, 1, 0]), ("reinit", [0, 0, 0, 1]),
                           ("random_mask", [0, 0, 0, 0]), ("oneshot", [0, 1])):
@@ -156,9 +165,20 @@ def test_conv_paper_comparison_names_the_best_rounds():
         m["early_stop_test_acc"] = 0.90
     rows = {r["claim"].split(",")[0]: r["ours"] for r in records.conv_paper_comparison(rec)}
     assert rows["ticket reaches early stop sooner than dense"] == "3.0× (at 64.0%)"
-    assert rows["ticket's test accuracy minus dense"] == "+2.00 pp (at 51.2%)"
+    # the best round's early stops are the end of training: marked
+    assert rows["ticket's test accuracy minus dense"] == "+2.00 pp (at 51.2%, late stop)"
     assert rows["ticket stays above dense accuracy down to"] == "51.2%"
-    assert rows["random reinit. minus random mask"] == "+5.0 pp (at 51.2%)"
+    assert rows["random reinit. minus dense"] == "+0.00 pp (at 80.0%)"
+    assert rows["random reinit. minus random mask"] == "+5.00 pp (at 51.2%)"
+    for m in rec["rounds"][3]["arms"]["reinit"]:
+        m["early_stop_iteration"] = 1000
+    rows = {r["claim"].split(",")[0]: r["ours"] for r in records.conv_paper_comparison(rec)}
+    assert rows["random reinit. minus random mask"] == \
+        "+5.00 pp (at 51.2%; late stops, lower bounds)"
+    # the paper's column: its claims in words, no figure the text does not state
+    paper = {r["claim"].split(",")[0]: r["paper"] for r in records.conv_paper_comparison(rec)}
+    assert "Figure 5" not in paper["random reinit. minus dense"]
+    assert paper["random reinit. minus random mask"].startswith("not compared")
     for m in rec["rounds"][1]["arms"]["ticket"]:
         m["early_stop_test_acc"] = 0.90
     rows = {r["claim"].split(",")[0]: r["ours"] for r in records.conv_paper_comparison(rec)}
@@ -203,3 +223,21 @@ def test_part_two_records_match_the_book_configs(study, config, profile):
     assert results.load_cached(path, cfg.to_dict(), verbose=False) is not None, (
         f"{path} is missing or stale for the {profile} config: rerun lth_utils.{study}'s study "
         f"at that profile and commit the record")
+
+
+def test_summary_rows_can_mark_lower_bounds():
+    rows = records.summary_rows(LATE, mark_late=True)
+    assert rows[2]["ticket"] == "95.00% (late 1 of 2)" and rows[2]["random_mask"] == "95.00%"
+    assert rows[3]["reinit"] == "95.00% (late 1 of 2)"
+    assert rows[3]["oneshot"] == "95.00% (late 2 of 2)"
+    assert records.summary_rows(LATE)[2]["ticket"] == "95.00%"     # chapter 5's table: as was
+
+
+def test_rounds_grid_legend_has_every_arm_drawn():
+    rec = make_record({})
+    rec["rounds"][1]["arms"] = {"ticket": rec["rounds"][1]["arms"]["ticket"]}
+    fig = lottery_plots.plot_rounds_grid(rec, rounds=[1, 3])
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert lottery_plots.LABELS["reinit"] in labels
+    assert lottery_plots.LABELS["random_mask"] in labels
+    plt.close("all")

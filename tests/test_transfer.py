@@ -174,3 +174,62 @@ def test_slider_redraws_for_the_chosen_level(tiny_record):
     assert after["data"]["image/png"] != before["data"]["image/png"]
     assert box.state["label"].endswith("(round 1)")
     matplotlib.pyplot.close("all")
+
+
+def made_up_record(acc: dict, stops: dict, iterations: int = 1000) -> dict:
+    """A transfer record of one direction (mnist -> fashion-mnist), one level and two trials:
+    ``acc`` and ``stops`` map each start to its two trials' accuracy and early-stop iteration."""
+    starts = {s: [{"early_stop_test_acc": a, "early_stop_iteration": i}
+                  for a, i in zip(acc[s], stops[s])] for s in transfer.STARTS}
+    return {"config": {"iterations": iterations},
+            "levels": [{"fraction_remaining": 0.05}],
+            "directions": [{"source": "mnist", "target": "fashion-mnist",
+                            "levels": [{"starts": starts}]}]}
+
+
+def test_control_margins_judge_the_lead_by_the_trials_range():
+    acc = {"source_ticket": [0.90, 0.92], "reinit": [0.88, 0.89], "random_mask": [0.80, 0.91],
+           "target_ticket": [0.95, 0.96]}
+    stops = {s: [500, 600] for s in transfer.STARTS}
+    [row] = transfer.control_margins(made_up_record(acc, stops))
+    # the better control by mean is reinit (0.885 > 0.855): a lead of 0.025 ...
+    assert row["control"] == "reinit" and row["margin"] == pytest.approx(0.025)
+    # ... but the random mask's best trial (0.91) is above the ticket's worst (0.90)
+    assert row["ahead"] and not row["apart"]
+    acc["random_mask"] = [0.80, 0.85]
+    [row] = transfer.control_margins(made_up_record(acc, stops))
+    assert row["ahead"] and row["apart"] and row["ticket"] == pytest.approx((0.91, 0.90, 0.92))
+    acc["source_ticket"] = [0.70, 0.71]                 # behind, below the reinit's range
+    [row] = transfer.control_margins(made_up_record(acc, stops))
+    assert not row["ahead"] and row["apart"]
+    assert transfer.own_gaps(made_up_record(acc, stops), "mnist") == \
+        pytest.approx([0.25, 0.25])
+
+
+def test_late_stops_count_the_last_tenth_of_training():
+    acc = {s: [0.9, 0.9] for s in transfer.STARTS}
+    stops = {"source_ticket": [900, 950], "reinit": [901, 1000], "random_mask": [1000, 200],
+             "target_ticket": [300, 400]}
+    rec = made_up_record(acc, stops)
+    late = transfer.late_stops(rec)
+    # late means after 0.9 x 1,000 iterations: 900 itself is a measured minimum
+    assert (late["late"], late["total"], late["threshold"]) == (4, 8, 900)
+    assert late["by_start"] == {"source_ticket": (1, 2), "reinit": (2, 2),
+                                "random_mask": (1, 2), "target_ticket": (0, 2)}
+    assert late["stops"]["target_ticket"] == (300, 350.0, 400)
+    assert transfer.late_flags(rec, "mnist", "random_mask").tolist() == [True]
+    assert transfer.late_flags(rec, "mnist", "target_ticket").tolist() == [False]
+
+
+def test_transfer_figure_draws_late_points_hollow(tiny_record):
+    from lth_utils.lottery_plots import late_label
+    _, _, rec = tiny_record
+    fig = transfer_plots.plot_transfer(rec)
+    hollow = [line for ax in fig.axes for line in ax.get_lines()
+              if line.get_markerfacecolor() == "white" and len(line.get_xdata())]
+    flagged = sum(int(transfer.late_flags(rec, d["source"], s).sum())
+                  for d in rec["directions"] for s in transfer.STARTS)
+    assert sum(len(line.get_xdata()) for line in hollow) == flagged
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert (late_label() in labels) == (flagged > 0)
+    matplotlib.pyplot.close(fig)

@@ -1,0 +1,141 @@
+"""The claims a chapter makes about a lottery study record, computed from the record.
+
+A chapter's verdicts ("the ticket stays within a point of the dense network down to 5%", "it
+beats both controls") are computed here, not typed, so that they stay true when a record is
+recomputed. Each reads a record as :mod:`lth_utils.records` does, and reads an early stop in the
+last tenth of training (:func:`lth_utils.records.late_early_stops`, chapter 5's rule) as what it
+is: a run still improving near the end of training, whose accuracy is a lower bound, not a final
+accuracy. Pure functions: numbers, dicts and sentences for ``lth_utils.glue``; nothing drawn.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .records import arm_summary, fraction_label, late_early_stops
+
+MIN_MARGIN = 0.01   # the smallest accuracy difference (1 pp) read as one when trials can't tell
+ARM_NAMES = {"dense": "dense", "ticket": "ticket", "reinit": "random-reinitialisation",
+             "random_mask": "random-mask", "oneshot": "one-shot"}
+
+
+def late_by_arm(record: dict, last: float = 0.1) -> dict[str, tuple[int, int]]:
+    """``(late trials, trials)`` per arm over the whole record, by :func:`late_early_stops`' rule.
+
+    The dense round counts as the arm "dense" (not the ticket's), the one-shot levels as
+    "oneshot"; arms in the order the record first has them. A control whose runs are late was
+    still improving when training ended: its accuracy is a lower bound, not a final accuracy.
+    """
+    flagged = {(e["round"], e["arm"], e["trial"]) for e in late_early_stops(record, last)}
+    levels = [(i, "dense" if i == 0 else arm, arm, members)
+              for i, e in enumerate(record["rounds"]) for arm, members in e["arms"].items()]
+    levels += [(e["rounds_equivalent"], "oneshot", "oneshot", e["arms"]["oneshot"])
+               for e in record.get("oneshot", [])]
+    counts: dict[str, list[int]] = {}
+    for r, name, arm, members in levels:
+        c = counts.setdefault(name, [0, 0])
+        c[0] += sum((r, arm, k) in flagged for k in range(len(members)))
+        c[1] += len(members)
+    return {a: (c[0], c[1]) for a, c in counts.items()}
+
+
+def control_levels(record: dict, controls=("reinit", "random_mask"),
+                   last: float = 0.1) -> list[dict]:
+    """The rounds where every arm of ``controls`` was trained, densest first.
+
+    One dict per round: ``round`` (its index in ``record["rounds"]``), ``fraction``, ``label``,
+    and per arm (the ticket, then ``controls``): ``mean`` and ``range`` (max minus min over
+    trials) of the test accuracy at early stop, and ``late``, ``(late trials, trials)`` by
+    :func:`late_early_stops`' rule. An empty list if no round has every control.
+    """
+    flagged = {(e["round"], e["arm"], e["trial"]) for e in late_early_stops(record, last)}
+    out = []
+    for i, e in enumerate(record["rounds"]):
+        if i == 0 or not all(a in e["arms"] for a in controls):
+            continue
+        level = {"round": i, "fraction": e["fraction_remaining"],
+                 "label": fraction_label(e["fraction_remaining"]),
+                 "mean": {}, "range": {}, "late": {}}
+        for arm in ("ticket", *controls):
+            acc = [m["early_stop_test_acc"] for m in e["arms"][arm]]
+            level["mean"][arm] = float(np.mean(acc))
+            level["range"][arm] = float(np.ptp(acc))
+            level["late"][arm] = (sum((i, arm, k) in flagged for k in range(len(acc))), len(acc))
+        out.append(level)
+    return out
+
+
+def censoring_note(late: dict[str, tuple[int, int]], last: float = 0.1) -> str:
+    """What late early stops mean for a comparison, as a sentence without its capital.
+
+    ``late``: arm -> ``(late trials, trials)`` (a :func:`control_levels` entry's ``late``, or
+    :func:`late_by_arm`). A late run was still improving when training ended, so its accuracy
+    is a lower bound, not a final accuracy: the sentence names those arms and what follows for
+    the ticket's lead over them.
+    """
+    part = "tenth" if abs(last - 0.1) < 1e-9 else f"{100 * last:g}%"
+    cut = [f"{k} of {n} {ARM_NAMES.get(a, a)} run{'s' * (n != 1)}"
+           for a, (k, n) in late.items() if k]
+    if not cut:
+        return (f"no run stopped in the last {part} of training: every accuracy here is "
+                f"read at a measured minimum of the validation loss")
+    listed = cut[0] if len(cut) == 1 else ", ".join(cut[:-1]) + " and " + cut[-1]
+    text = (f"{listed} stopped in the last {part} of training: they were still improving "
+            f"near its end, so their accuracies are lower bounds, not final accuracies")
+    ticket = late.get("ticket")
+    if ticket and not ticket[0] and len(cut) < len(late):
+        text += (f"; the ticket's {ticket[1]} run{'s' * (ticket[1] != 1)} stopped earlier, at "
+                 f"measured minima, so its lead over the others may shrink with a longer "
+                 f"horizon")
+    return text
+
+
+def ticket_vs_controls(record: dict, controls=("reinit", "random_mask"), last: float = 0.1,
+                       floor: float = MIN_MARGIN) -> dict | None:
+    """The ticket against each control at the sparsest round with every control.
+
+    That round's :func:`control_levels` entry, plus ``gap`` (arm -> the ticket's mean minus the
+    control's), ``margin`` (the widest range over trials of the arms there, at least ``floor``:
+    what a gap must exceed to be read as a difference), ``beats`` (arm -> gap > margin) and
+    ``note`` (:func:`censoring_note` of its late stops). ``None`` if no round has every control.
+    """
+    levels = control_levels(record, controls, last)
+    if not levels:
+        return None
+    level = levels[-1]
+    gap = {a: level["mean"]["ticket"] - level["mean"][a] for a in controls}
+    margin = max(floor, *level["range"].values())
+    return {**level, "gap": gap, "margin": margin,
+            "beats": {a: bool(g > margin) for a, g in gap.items()},
+            "note": censoring_note(level["late"], last)}
+
+
+def near_dense(record: dict, floor: float = MIN_MARGIN) -> dict:
+    """How the ticket's mean test accuracy at early stop compares with the dense network's.
+
+    ``tol`` is the dense network's range over trials (at least ``floor``): a ticket less than
+    ``tol`` below dense cannot be told from it with these trials. Returns ``{"dense", "tol",
+    "within", "within_label", "within_note", "above", "rounds", "best_gain", "best_left",
+    "best_label", "above_note"}``: ``within`` is the sparsest fraction down to which every
+    round is at most ``tol`` below dense (``None`` if the first pruned round is not; then
+    ``within_label`` is "none"), ``within_note`` says the same as a phrase for the text,
+    ``above`` counts the pruned rounds (of ``rounds``) above dense, ``best_gain`` is the ticket
+    minus dense at its best round (``best_left``), ``above_note`` a clause for the text.
+    """
+    acc = arm_summary(record, "ticket")
+    dense = [m["early_stop_test_acc"] for m in record["rounds"][0]["arms"]["ticket"]]
+    tol = max(floor, float(np.ptp(dense)))
+    diff = acc["mean"][1:] - acc["mean"][0]
+    ok = np.cumprod(diff >= -tol).astype(bool)
+    within = float(acc["fraction"][1:][ok].min()) if ok.any() else None
+    best = int(np.argmax(diff))
+    above = int((diff > 0).sum())
+    return {"dense": float(acc["mean"][0]), "tol": tol, "within": within,
+            "within_label": fraction_label(within) if within is not None else "none",
+            "within_note": f"down to {fraction_label(within)} of the weights"
+            if within is not None else
+            f"at no pruned round (already further below at {fraction_label(acc['fraction'][1])})",
+            "above": above, "rounds": len(diff), "best_gain": float(diff[best]),
+            "best_left": float(acc["fraction"][1 + best]),
+            "best_label": fraction_label(acc["fraction"][1 + best]),
+            "above_note": "never above it" if not above else
+            f"above it at {above} of its {len(diff)} pruned rounds"}

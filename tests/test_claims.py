@@ -1,0 +1,75 @@
+"""A chapter's verdicts on a lottery record (lth_utils.claims): the ticket against its controls
+and the dense network, with runs cut off by the horizon read as lower bounds. On the small
+synthetic records of test_records.py."""
+import pytest
+
+from lth_utils import claims
+from test_records import LATE, make_record
+
+
+def test_late_by_arm_counts_runs_by_chapter_5s_rule():
+    assert claims.late_by_arm(LATE) == {"dense": (0, 2), "ticket": (1, 6), "reinit": (1, 6),
+                                        "random_mask": (0, 6), "oneshot": (2, 2)}
+    assert claims.late_by_arm(LATE, last=0.04) == {"dense": (0, 2), "ticket": (1, 6),
+                                                   "reinit": (0, 6), "random_mask": (0, 6),
+                                                   "oneshot": (2, 2)}
+
+
+def test_control_levels_and_the_censoring_they_carry():
+    levels = claims.control_levels(LATE)
+    assert [lv["round"] for lv in levels] == [1, 2, 3]
+    last = levels[-1]
+    assert last["label"] == "51.2%" and last["mean"]["reinit"] == pytest.approx(0.95)
+    assert last["late"] == {"ticket": (0, 2), "reinit": (1, 2), "random_mask": (0, 2)}
+    assert levels[1]["late"] == {"ticket": (1, 2), "reinit": (0, 2), "random_mask": (0, 2)}
+    no_controls = {**LATE, "rounds": [{**e, "arms": {"ticket": e["arms"]["ticket"]}}
+                                      for e in LATE["rounds"]]}
+    assert claims.control_levels(no_controls) == []
+    assert claims.ticket_vs_controls(no_controls) is None
+
+
+def test_censoring_note_names_the_late_arms_and_what_follows():
+    note = claims.censoring_note({"ticket": (0, 2), "reinit": (2, 2), "random_mask": (1, 2)})
+    assert note.startswith("2 of 2 random-reinitialisation runs and 1 of 2 random-mask runs "
+                           "stopped in the last tenth of training")
+    assert "lower bounds, not final accuracies" in note
+    assert "the ticket's 2 runs stopped earlier" in note and "may shrink" in note
+    everyone = claims.censoring_note({"ticket": (1, 1), "reinit": (1, 1)})
+    assert everyone.startswith("1 of 1 ticket run and 1 of 1 random-reinitialisation run ")
+    assert "may shrink" not in everyone              # the ticket is a lower bound too
+    assert claims.censoring_note({"ticket": (0, 2)}).startswith("no run stopped")
+
+
+def test_ticket_vs_controls_needs_a_gap_beyond_the_trials_range():
+    rec = make_record({})
+    for arm, accs in (("ticket", (0.96, 0.98)), ("reinit", (0.90, 0.91)),
+                      ("random_mask", (0.955, 0.965))):
+        for m, a in zip(rec["rounds"][3]["arms"][arm], accs):
+            m["early_stop_test_acc"] = a
+    v = claims.ticket_vs_controls(rec)
+    assert v["round"] == 3 and v["margin"] == pytest.approx(0.02)    # the ticket's range
+    assert v["gap"]["reinit"] == pytest.approx(0.065) and v["beats"]["reinit"]
+    assert v["gap"]["random_mask"] == pytest.approx(0.01) and not v["beats"]["random_mask"]
+    assert v["note"].startswith("no run stopped")
+    one_trial = claims.ticket_vs_controls(make_record({}), floor=0.005)
+    assert one_trial["margin"] == 0.005                # no spread to read: the floor
+
+
+def test_near_dense_reads_the_ticket_against_the_dense_range():
+    rec = make_record({})                              # dense: 0.95 in both trials
+    for r, acc in ((1, 0.945), (2, 0.93), (3, 0.96)):
+        for m in rec["rounds"][r]["arms"]["ticket"]:
+            m["early_stop_test_acc"] = acc
+    near = claims.near_dense(rec)
+    assert near["tol"] == claims.MIN_MARGIN           # both dense trials agree: the floor
+    assert near["within"] == 0.8 and near["within_note"] == "down to 80.0% of the weights"
+    assert near["above"] == 1 and near["above_note"] == "above it at 1 of its 3 pruned rounds"
+    assert near["best_left"] == 0.512 and near["best_gain"] == pytest.approx(0.01)
+    for m in rec["rounds"][1]["arms"]["ticket"]:
+        m["early_stop_test_acc"] = 0.9
+    for m in rec["rounds"][3]["arms"]["ticket"]:
+        m["early_stop_test_acc"] = 0.94
+    near = claims.near_dense(rec)
+    assert near["within"] is None and near["within_note"].startswith("at no pruned round")
+    assert near["above_note"] == "never above it" and near["best_gain"] < 0
+
