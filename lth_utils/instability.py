@@ -149,6 +149,11 @@ class InstabilityConfig:
     rewind_iteration: int = 30
     imp_eval_every: int = 50                # validation (early stop) during IMP trainings
     seed: int = 0
+    optimizer: str = "adam"                 # "adam", or "sgd" with momentum (the LMC paper's)
+    momentum: float = 0.9                   # SGD only
+
+    # fields added after records were written: stored only when set, so those records stay valid
+    OPTIONAL = {"optimizer": "adam", "momentum": 0.9}
 
     def __post_init__(self) -> None:
         self.ks, self.imp_rates = tuple(self.ks), tuple(self.imp_rates)
@@ -166,6 +171,8 @@ class InstabilityConfig:
                              f"ticket part, got {self.rewind_iteration}")
         for r in self.imp_rates:
             check_fraction(r, "pruning rate")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
 
     @property
     def name(self) -> str:
@@ -174,17 +181,19 @@ class InstabilityConfig:
     def copy_config(self) -> TrainConfig:
         """How every copy trains: T iterations, validation only at the ends (not needed)."""
         return TrainConfig(iterations=self.iterations, batch_size=self.batch_size, lr=self.lr,
+                           optimizer=self.optimizer, momentum=self.momentum,
                            eval_every=self.iterations, eval_batch=1000)
 
     def imp_config(self) -> TrainConfig:
         """How IMP trains: early stop on the validation set, the test set at the end."""
         every = self.imp_eval_every
         return TrainConfig(iterations=self.iterations, batch_size=self.batch_size, lr=self.lr,
-                           eval_every=every, test_every=every * -(-self.iterations // every),
+                           optimizer=self.optimizer, momentum=self.momentum, eval_every=every, test_every=every * -(-self.iterations // every),
                            eval_batch=1000, snapshot_at=self.rewind_iteration)
 
     def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()
+                if not (k in self.OPTIONAL and v == self.OPTIONAL[k])}
 
 
 NETWORKS = {"lenet": "mnist", "conv2": "cifar10"}

@@ -263,6 +263,17 @@ class StudyConfig:
     imp_max_rate: float = 0.8        # IMP removes at most this much of the survivors a round
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        self.sparsities, self.methods = tuple(self.sparsities), tuple(self.methods)
+        results.check_counts(self, "trials", "iterations", "eval_every", "batch_size",
+                             "score_batches", "synflow_rounds")
+        unknown = [m for m in self.methods if m not in METHODS]
+        if unknown or not self.methods:
+            raise ValueError(f"methods must be some of {', '.join(METHODS)}, got {self.methods}")
+        for s in self.sparsities:
+            pruning.check_fraction(s, "sparsity")
+        pruning.check_fraction(self.imp_max_rate, "imp_max_rate")
+
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 

@@ -64,6 +64,15 @@ def seed_records(folder: Path) -> list[str]:
     return copied
 
 
+def check_counts(config: object, *names: str, minimum: int = 1) -> None:
+    """Fail early, with the field's name, if any of ``names`` of ``config`` is not a whole
+    number >= ``minimum`` (trials, iterations, batches, ...)."""
+    for name in names:
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+
+
 def config_key(config: dict) -> str:
     """A short hash that changes whenever any value of ``config`` changes."""
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]

@@ -237,6 +237,13 @@ class SupermaskConfig:
     popup_keeps: tuple = (0.5, 0.3, 0.1)
     popup_iterations: int = 200
 
+    def __post_init__(self) -> None:
+        from .pruning import check_fraction
+        from .results import check_counts
+        check_counts(self, "trials", "iterations", "eval_every", "popup_iterations")
+        for keep in (*self.keeps, self.variant_keep, *self.popup_keeps):
+            check_fraction(1 - keep, "1 - keep (the fraction pruned)")
+
     def train_config(self):
         """The ``TrainConfig`` of every training run (test set only at the end and early stop)."""
         from .training import TrainConfig

@@ -67,6 +67,9 @@ class TransferConfig:
             raise ValueError(f"datasets must be two different names, got {self.datasets}")
         for d in self.datasets:
             data_mod._check_name(d)
+        if set(self.datasets) - {"mnist", "fashion-mnist"}:
+            raise ValueError(f"transfer moves LeNet-300-100 tickets between 28x28 grey "
+                             f"datasets: choose two of mnist, fashion-mnist, got {self.datasets}")
         for r in self.rates:
             check_fraction(r, "pruning rate")
         if not self.levels or sorted(set(self.levels)) != list(self.levels) \

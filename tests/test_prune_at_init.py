@@ -358,3 +358,10 @@ def test_the_committed_records_read(profile):
     assert len(pai.cost_table(rec)) == 2 * len(rec["config"]["sparsities"])
     late = pai.late_stops(rec)
     assert late["late"] <= late["total"] == sum(n for _, n in late["by_sparsity"].values())
+
+
+def test_configs_that_cannot_score_are_refused():
+    with pytest.raises(ValueError, match="score_batches must be a whole number >= 1, got 0"):
+        pai.StudyConfig(score_batches=0)
+    with pytest.raises(ValueError, match="methods must be some of"):
+        pai.StudyConfig(methods=("snip", "oracle"))

@@ -228,3 +228,9 @@ def test_killed_study_resumes_at_the_next_trial(tmp_path, mnist_small, monkeypat
     rec = sm.run_study(cfg, path, data=mnist_small)
     assert ran == [0, 1] and len(rec["trials"]) == 2 and rec["complete"]
     assert not path.with_suffix(".ckpt.json").exists()
+
+
+def test_a_study_without_trials_is_refused():
+    from lth_utils.supermasks import SupermaskConfig
+    with pytest.raises(ValueError, match="trials must be a whole number >= 1, got 0"):
+        SupermaskConfig(trials=0)

@@ -233,3 +233,8 @@ def test_transfer_figure_draws_late_points_hollow(tiny_record):
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert (late_label() in labels) == (flagged > 0)
     matplotlib.pyplot.close(fig)
+
+
+def test_a_pair_lenet_cannot_read_is_refused_before_training():
+    with pytest.raises(ValueError, match="choose two of mnist, fashion-mnist"):
+        transfer.TransferConfig(datasets=("mnist", "cifar10"))
