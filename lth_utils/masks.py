@@ -56,6 +56,19 @@ def apply(model: nn.Module, masks: Masks) -> nn.Module:
     return model
 
 
+def masked(weights: dict[str, torch.Tensor], masks: Masks) -> dict[str, torch.Tensor]:
+    """A new weight dict: ``weights`` (name -> tensor) with the pruned entries of every masked
+    tensor set to zero, the other tensors (biases) copied. The start of a ticket: θ0 for a reset,
+    θ_k for a rewind. Raises ``ValueError`` if a mask has no weight or another shape."""
+    for name, m in masks.items():
+        if name not in weights or weights[name].shape != m.shape:
+            raise ValueError(f"mask {name!r} does not fit the weights: "
+                             f"{tuple(weights[name].shape) if name in weights else 'no weight'}"
+                             f" against the mask's {tuple(m.shape)}")
+    return {n: w.detach() * masks[n].to(w) if n in masks else w.detach().clone()
+            for n, w in weights.items()}
+
+
 def sparsity_report(masks: Masks) -> list[dict]:
     """Per layer and in total: ``{"layer", "total", "remaining", "fraction_remaining"}``."""
     rows = []

@@ -60,3 +60,19 @@ def test_mask_that_does_not_fit_the_model():
     bad["fc1.weight"] = torch.ones(300, 100)
     with pytest.raises(ValueError, match="shape .* made for another model"):
         masks.apply(lenet, bad)
+
+
+def test_masked_zeroes_the_pruned_weights_and_keeps_the_rest():
+    net = models.build("lenet", seed=0)
+    theta0 = {n: p.detach().clone() for n, p in net.named_parameters()}
+    m = pruning.l1_unstructured(net, masks.ones(net), 0.5)
+    start = masks.masked(theta0, m)
+    assert set(start) == set(theta0)
+    for n, w in start.items():
+        if n in m:
+            kept = m[n].bool()
+            assert torch.equal(w[kept], theta0[n][kept]) and not w[~kept].any()
+        else:                                    # biases: copied, not shared
+            assert torch.equal(w, theta0[n]) and w.data_ptr() != theta0[n].data_ptr()
+    with pytest.raises(ValueError, match="does not fit"):
+        masks.masked({"fc1.weight": torch.ones(3, 3)}, {"fc1.weight": torch.ones(2, 2)})
