@@ -121,6 +121,13 @@ def add_footer(fig, records: list[dict], fontsize: float = 8) -> None:
              color="0.4")
 
 
+def title(record: dict) -> str:
+    """A panel's title: the network, and its optimiser when it is not the book's Adam."""
+    c = record["config"]
+    sgd = c.get("optimizer") == "sgd"
+    return NAMES[c["network"]] + (f", SGD at lr {c['lr']:g}" if sgd else "")
+
+
 def _error_axis(ax) -> None:
     percent_axis(ax, "y", log=False)
     ax.set_xlabel("interpolation α (0: copy A, 1: copy B)")
@@ -141,7 +148,7 @@ def plot_paths(records: list[dict]):
             ax.plot(alphas, e.mean(0), color=c, marker="o", ms=3, label=f"k = {k:,}")
             ax.fill_between(alphas, e.min(0), e.max(0), color=c, alpha=0.2, lw=0)
         _error_axis(ax)
-        ax.set_title(NAMES[rec["config"]["network"]], fontsize=10)
+        ax.set_title(title(rec), fontsize=10)
         ax.legend(fontsize=8, title="spawned at", title_fontsize=8)
     add_footer(fig, records)
     return fig
@@ -167,7 +174,7 @@ def plot_instability_vs_k(records: list[dict], threshold: float = STABLE):
         ax.set_ylabel("instability (error rise)")
         percent_axis(ax, "y", log=False)
         ax.set_ylim(bottom=min(0.0, min(v.min() for v in vals)) - 0.002)
-        ax.set_title(NAMES[rec["config"]["network"]], fontsize=10)
+        ax.set_title(title(rec), fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     add_footer(fig, records)
