@@ -46,6 +46,15 @@ def pick(quick, standard, paper=None):
             "paper": standard if paper is None else paper}[profile()]
 
 
+def say(*parts, width: int = 78) -> None:
+    """``print`` for the page: the parts joined by spaces, each line wrapped at ``width``
+    characters, so that an output fits the book's column (about 80 characters)."""
+    import textwrap
+    text = " ".join(str(p) for p in parts)
+    print("\n".join(textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False)
+                     or line for line in text.splitlines()))
+
+
 def glue(name: str, value, display: bool = False):
     """Make ``value`` available to the chapter's prose as ``{glue:text}`name``` and return it.
 

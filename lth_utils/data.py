@@ -124,8 +124,9 @@ def _load_raw(name: str, root: Path, download: bool) -> tuple[torch.Tensor, ...]
                 arrays = _read_cifar_batches(folder)
             except FileNotFoundError as err:
                 raise _missing(name, root, err) from err
-            print(f"CIFAR-10: torchvision's md5 check refused {folder}; read its batches directly: "
-                  f"{len(arrays[1]):,} training images")
+            from . import say
+            say(f"CIFAR-10: torchvision's md5 check refused {folder}; read its batches directly: "
+                f"{len(arrays[1]):,} training images")
         return tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
 
     try:

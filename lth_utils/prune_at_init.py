@@ -467,14 +467,14 @@ def cost_table(record: dict) -> list[dict]:
     the trials' range in brackets."""
     def cell(r: dict) -> str:
         text = f"{100 * r['mean']:+.2f}"
-        return text + (f" [{100 * r['lo']:+.1f}, {100 * r['hi']:+.1f}]" if r["trials"] > 1 else "")
+        return text + (f" [{100 * r['lo']:+.1f},{100 * r['hi']:+.1f}]" if r["trials"] > 1 else "")
 
     rows: dict[tuple, dict] = {}
     for r in check_costs(record):
         row = rows.setdefault((r["sparsity"], r["check"]),
                               {"pruned": f"{100 * r['sparsity']:g}%", "check": r["check"]})
-        row["IMP ticket" if r["method"] == "imp" else r["method"]] = cell(r)
-    keys = ("pruned", "check", *SCORED, "random", "IMP ticket")
+        row["IMP" if r["method"] == "imp" else r["method"]] = cell(r)
+    keys = ("pruned", "check", *SCORED, "random", "IMP")
     return [{k: row.get(k, "") for k in keys} for row in rows.values()]
 
 

@@ -193,7 +193,7 @@ def colab(wheel, tmp_path_factory) -> Path:
     return python
 
 
-@pytest.mark.parametrize("chapter", ["07_conv_nets", "10_pruning_at_init"])
+@pytest.mark.parametrize("chapter", ["07_conv_nets"])
 def test_a_chapter_in_colab_reads_the_books_records_and_does_not_train(colab, chapter, tmp_path):
     """The chapter, executed in /content-like folder with the installed package and the
     published profile, finds the shipped records (copied to ./data/results) and trains no study:

@@ -309,7 +309,7 @@ def test_check_costs_are_paired_by_trial_with_their_range():
     assert reinit["mean"] == pytest.approx(-0.015) and not reinit["apart"]
     table = pai.cost_table(rec)
     assert [r["check"] for r in table] == ["shuffled", "reinit"]
-    assert table[0]["snip"] == "+3.00 [+1.0, +5.0]" and table[0]["IMP ticket"] == ""
+    assert table[0]["snip"] == "+3.00 [+1.0,+5.0]" and table[0]["IMP"] == ""
 
 
 def test_one_trial_is_never_apart():
