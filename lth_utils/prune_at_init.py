@@ -466,15 +466,15 @@ def cost_table(record: dict) -> list[dict]:
     check, one column per method, each cell the mean cost in points and, with several trials,
     the trials' range in brackets."""
     def cell(r: dict) -> str:
-        text = f"{100 * r['mean']:+.2f}"
+        text = f"{100 * r['mean']:+.1f}"
         return text + (f" [{100 * r['lo']:+.1f},{100 * r['hi']:+.1f}]" if r["trials"] > 1 else "")
 
     rows: dict[tuple, dict] = {}
     for r in check_costs(record):
         row = rows.setdefault((r["sparsity"], r["check"]),
-                              {"pruned": f"{100 * r['sparsity']:g}%", "check": r["check"]})
+                              {"pruned, check": f"{100 * r['sparsity']:g}% {r['check']}"})
         row["IMP" if r["method"] == "imp" else r["method"]] = cell(r)
-    keys = ("pruned", "check", *SCORED, "random", "IMP")
+    keys = ("pruned, check", *SCORED, "random", "IMP")
     return [{k: row.get(k, "") for k in keys} for row in rows.values()]
 
 
