@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -192,8 +192,7 @@ class InstabilityConfig:
                            eval_batch=1000, snapshot_at=self.rewind_iteration)
 
     def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()
-                if not (k in self.OPTIONAL and v == self.OPTIONAL[k])}
+        return results.config_dict(self)
 
 
 NETWORKS = {"lenet": "mnist", "conv2": "cifar10"}

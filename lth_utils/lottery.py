@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -108,9 +108,7 @@ class StudyConfig:
                            test_every=self.test_every, snapshot_at=self.rewind_iteration)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()
-                if not (k in self.OPTIONAL and v == self.OPTIONAL[k])}
+        return results.config_dict(self)
 
 
 # The studies behind the book, per profile. `quick` runs in CI, `standard` is the published book,

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -275,7 +275,7 @@ class StudyConfig:
         pruning.check_fraction(self.imp_max_rate, "imp_max_rate")
 
     def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        return results.config_dict(self)
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(iterations=self.iterations, batch_size=self.batch_size, lr=self.lr,

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,15 @@ def seed_records(folder: Path) -> list[str]:
             atomic_write_bytes(folder / f.name, f.read_bytes())
             copied.append(f.name)
     return copied
+
+
+def config_dict(config: object) -> dict:
+    """A dataclass config as a record stores it: tuples as lists, and the fields in the
+    config's ``OPTIONAL`` (name -> default; fields added after records were written) only when
+    they differ from their default, so that older records keep their cache keys."""
+    optional = getattr(config, "OPTIONAL", {})
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()
+            if not (k in optional and v == optional[k])}
 
 
 def check_counts(config: object, *names: str, minimum: int = 1) -> None:

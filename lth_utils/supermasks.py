@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -251,8 +251,8 @@ class SupermaskConfig:
                            test_every=self.iterations)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+        from .results import config_dict
+        return config_dict(self)
 
 
 def study_config(profile: str | None = None) -> SupermaskConfig:

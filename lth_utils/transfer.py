@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -87,7 +87,7 @@ class TransferConfig:
                            test_every=self.eval_every * -(-self.iterations // self.eval_every))
 
     def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        return results.config_dict(self)
 
 
 # 0.8^7 = 21%, 0.8^12 = 6.9%, 0.8^15 = 3.5% of the hidden weights (the paper's Figure 3 levels);
