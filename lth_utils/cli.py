@@ -6,19 +6,43 @@ import sys
 import time
 
 from . import __version__
+from .lottery import PROFILES
+
+
+def lottery_names() -> set[str]:
+    from .lottery import STUDIES
+    return set(STUDIES)
+
+
+def _lottery_summary(record: dict) -> None:
+    """The dense network's and the last round's accuracies of a lottery record."""
+    def mean(xs):
+        return sum(xs) / len(xs)
+    last = record["rounds"][-1]
+    dense = record["rounds"][0]["arms"]["ticket"]
+    print(f"dense network's test accuracy at early stop: "
+          f"{100 * mean([m['early_stop_test_acc'] for m in dense]):.2f}%")
+    print(f"last round ({100 * last['fraction_remaining']:.1f}% weights left): " + ", ".join(
+        f"{arm} {100 * mean([m['early_stop_test_acc'] for m in ms]):.2f}%"
+        for arm, ms in last["arms"].items()))
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .studies import STUDIES, listing
     parser = argparse.ArgumentParser(prog="python -m lth_utils",
                                      description="Lottery-ticket studies and benchmarks.")
     sub = parser.add_subparsers(dest="command", required=True)
-    from .lottery import PROFILES, STUDIES
-    st = sub.add_parser("study", help="run (or resume, or load) a lottery-ticket study")
-    st.add_argument("name", choices=sorted(STUDIES))
+    st = sub.add_parser("study", help="run (or resume, or load) one of the book's studies",
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog="studies:\n" + listing() + "\n\nprofiles: quick (CI), "
+                        "standard (the published book), paper (the papers' protocol)")
+    st.add_argument("name", choices=list(STUDIES), metavar="NAME",
+                    help="the study (listed below)")
     st.add_argument("--profile", choices=PROFILES, default=None,
                     help="sizes: quick (CI), standard (the book), paper (full protocol); "
                          "default $LTH_PROFILE or quick")
-    st.add_argument("--out", default=None, help="record path (default data/results/NAME-PROFILE.json)")
+    st.add_argument("--out", default=None,
+                    help="record path (default data/results/NAME-PROFILE.json)")
     st.add_argument("--trials", default=None,
                     help="run only these trials, e.g. 0-1 (then merge the parts); default all")
     st.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -35,45 +59,45 @@ def main(argv: list[str] | None = None) -> int:
         from pathlib import Path
 
         from . import results
+        from .studies import merge
         if any(Path(args.out).resolve() == Path(p).resolve() for p in args.parts):
             parser.exit(2, f"merge: --out {args.out} is one of the parts; write the merged "
                            f"record to a new path\n")
         try:
             results.check_output(args.out)
-            merged = results.merge([results.load_record(p) for p in args.parts])
+            merged = merge([results.load_record(p) for p in args.parts])
             results.save_record(merged, args.out)
         except (ValueError, FileNotFoundError, OSError) as err:
             parser.exit(2, f"merge: {err}\n")
-        print(f"merged {len(args.parts)} parts ({', '.join(str(p['trials']) for p in merged['merged_from'])}) "
-              f"into {args.out}: {len(merged['trials'])} trials, {merged['wall_time_s']:.0f} s of compute")
+        print(f"merged {len(args.parts)} parts (trials "
+              f"{', '.join(str(p['trials']) for p in merged['merged_from'])}) into {args.out}: "
+              f"{merged['config']['trials']} trials, {merged['wall_time_s']:.0f} s of compute")
         return 0
     if args.command == "study":
-        from . import device, device_name
-        from .lottery import parse_trials, run_study, study_config
+        from . import device, device_name, results
+        study = STUDIES[args.name]
         try:   # a bad LTH_PROFILE, LTH_DEVICE or --trials: say so before any work
-            cfg = study_config(args.name, args.profile)
+            cfg = study.config(args.profile)
             device()
-            trials = parse_trials(args.trials, cfg.trials)
+            n = study.trials(cfg)
+            if n is None and args.trials is not None:
+                raise ValueError(f"{args.name} has no trials to split: leave out --trials")
+            trials = results.parse_trials(args.trials, n) if n else None
         except ValueError as err:
             parser.exit(2, f"study: {err}\n")
-        print(f"study {cfg.name} · profile {cfg.profile} · trials {args.trials or 'all'} of "
-              f"{cfg.trials} · {cfg.rounds} rounds · {cfg.iterations:,} iterations · arms "
-              f"ticket+{'+'.join(cfg.controls)} · {device_name()}")
+        profile = cfg["name"].rsplit("-", 1)[1] if isinstance(cfg, dict) else cfg.profile
+        print(f"study {args.name} · profile {profile} · "
+              + (f"trials {args.trials or 'all'} of {n} · " if n else "") + device_name())
         t0 = time.time()
         try:
-            record = run_study(cfg, args.out, progress=False if args.no_progress else None,
-                               trials=trials)
+            record = study.run(cfg, args.out, trials, False if args.no_progress else None)
         except (OSError, ValueError, RuntimeError) as err:
             parser.exit(2, f"study: {err}\n")
-        last = record["rounds"][-1]
-        print(f"done in {time.time() - t0:.0f} s (record's total compute {record['wall_time_s']:.0f} s)")
-        dense = record["rounds"][0]["arms"]["ticket"]
-        mean = lambda xs: sum(xs) / len(xs)
-        print(f"dense network's test accuracy at early stop: "
-              f"{100 * mean([m['early_stop_test_acc'] for m in dense]):.2f}%")
-        print(f"last round ({100 * last['fraction_remaining']:.1f}% weights left): " + ", ".join(
-            f"{arm} {100 * mean([m['early_stop_test_acc'] for m in ms]):.2f}%"
-            for arm, ms in last["arms"].items()))
+        where = args.out or study.path(cfg, trials)
+        print(f"done in {time.time() - t0:.0f} s (record's total compute "
+              f"{record['wall_time_s']:.0f} s): {where}")
+        if args.name in lottery_names():
+            _lottery_summary(record)
         return 0
     from .bench import run_bench
     run_bench(iterations=args.iterations, conv_k=args.conv_k)

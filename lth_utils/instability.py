@@ -265,15 +265,18 @@ def _prune(cfg: InstabilityConfig, weights: Params, m: Masks) -> Masks:
 
 
 def imp_round(cfg: InstabilityConfig, template: nn.Sequential, data: Splits, state: dict,
-              r: int, progress: bool | None = False) -> dict:
+              r: int, progress: bool | None = False, trials: list[int] | None = None) -> dict:
     """Round ``r`` of IMP for all trials as one population; updates ``state`` (masks of both
     arms, θ_k) and returns the round's row. Round 0 trains the dense networks (and keeps
     θ_k); round r >= 1 trains the reset arm from θ0 and the rewind arm from θ_k. The row holds,
     per arm and trial, the test accuracy at early stop ("dense", "reset", "rewind") and the
-    early-stop iteration ("dense_stop", ...), so that a reader can flag stops at the end."""
-    n = cfg.trials
-    inits = [initial_weights(cfg, "init", t) for t in range(n)]
-    seeds = [copy_seeds(cfg, t)[0] for t in range(n)]
+    early-stop iteration ("dense_stop", ...), so that a reader can flag stops at the end.
+    ``trials``: the trial indices in the population (default all); the state's lists follow
+    their order."""
+    trials = list(range(cfg.trials)) if trials is None else trials
+    n = len(trials)
+    inits = [initial_weights(cfg, "init", t) for t in trials]
+    seeds = [copy_seeds(cfg, t)[0] for t in trials]
     if r == 0:
         members = [("dense", inits[t], ones(template)) for t in range(n)]
     else:
@@ -298,12 +301,14 @@ def imp_round(cfg: InstabilityConfig, template: nn.Sequential, data: Splits, sta
     return row
 
 
-def _units(cfg: InstabilityConfig) -> list[str]:
-    """The study's units in order: what a killed run resumes after."""
-    out = [f"dense k={k} trial={t}" for k in cfg.ks for t in range(cfg.trials)]
+def _units(cfg: InstabilityConfig, trials: list[int] | None = None) -> list[str]:
+    """The study's units in order (of ``trials``, default all): what a killed run resumes
+    after."""
+    trials = list(range(cfg.trials)) if trials is None else trials
+    out = [f"dense k={k} trial={t}" for k in cfg.ks for t in trials]
     if cfg.imp_rounds:
         out += [f"imp round={r}" for r in range(cfg.imp_rounds + 1)]
-        out += [f"{p} trial={t}" for p in TICKET_PARTS for t in range(cfg.trials)]
+        out += [f"{p} trial={t}" for p in TICKET_PARTS for t in trials]
     return out
 
 
@@ -311,19 +316,20 @@ TICKET_PARTS = ("ticket", "reinit", "rewound")
 
 
 def _unit(cfg: InstabilityConfig, unit: str, template, data: Splits, state: dict,
-          progress: bool | None) -> dict:
+          progress: bool | None, trials: list[int]) -> dict:
     """Compute one unit of :func:`_units` (its row for the record)."""
     part, *rest = unit.split()
     args = dict(a.split("=") for a in rest)
     if part == "imp":
-        return imp_round(cfg, template, data, state, int(args["round"]), progress)
+        return imp_round(cfg, template, data, state, int(args["round"]), progress, trials)
     t = int(args["trial"])
+    i = trials.index(t)            # the trial's place in the state's lists
     k = int(args.get("k", 0))
     theta0, masks = initial_weights(cfg, "init", t), None
     if part in TICKET_PARTS:
-        masks = state["rewind" if part == "rewound" else "reset"][t]
+        masks = state["rewind" if part == "rewound" else "reset"][i]
         theta0 = {"ticket": theta0, "reinit": initial_weights(cfg, "reinit", t),
-                  "rewound": state["theta_k"][t]}[part]
+                  "rewound": state["theta_k"][i]}[part]
         k = cfg.rewind_iteration if part == "rewound" else 0
     # dense: train θ0 to θ_k, then the copies; tickets: the copies start at the given weights
     _, a, b = spawn(template, theta0, data, cfg.copy_config(), k if part == "dense" else 0,
@@ -331,53 +337,103 @@ def _unit(cfg: InstabilityConfig, unit: str, template, data: Splits, state: dict
     return {"part": part, "k": k, "trial": t, **path_row(template, a, b, data, cfg.points)}
 
 
+def held_trials(record: dict) -> list[int] | None:
+    """The trial indices a record holds (``None``: all of its config's trials)."""
+    return record.get("trials")
+
+
 def run_study(cfg: InstabilityConfig | None = None, out: str | Path | None = None,
-              progress: bool | None = False, data: Splits | None = None, log=print) -> dict:
+              progress: bool | None = False, data: Splits | None = None, log=print,
+              trials: list[int] | None = None) -> dict:
     """The study's record: read from ``out`` (default :func:`record_path`) if it was computed
     with this config, else computed. A checkpoint beside it (``.ckpt.pt``) is written after
     every unit (one k of one trial, one IMP round, one ticket path), so a killed run resumes
-    at the next unit and ends with the same record."""
-    from . import device_name
+    at the next unit and ends with the same record. ``trials``: compute only these trial
+    indices (a part, default name ``...-PROFILE.trials-A-B.json``); :func:`merge` joins the
+    parts into what one run writes (a population's members do not depend on each other, so
+    the numbers are the same bits)."""
     cfg = cfg or study_config()
-    out = Path(out) if out is not None else record_path(cfg)
+    every = list(range(cfg.trials))
+    trials = every if trials is None else list(trials)
+    results.parse_trials(",".join(map(str, trials)), cfg.trials)   # checks the indices
+    out = Path(out) if out is not None else results.part_path(record_path(cfg), trials,
+                                                              cfg.trials)
+    results.check_output(out)
     cached = results.load_cached(out, cfg.to_dict())
-    if cached is not None:
+    if cached is not None and (held_trials(cached) or every) == trials:
         return cached
+    results.check_part(out, cfg.to_dict(), trials, held_trials)
+    with results.writer_lock(out):
+        return _run(cfg, out, trials, progress, data, log)
+
+
+def _run(cfg: InstabilityConfig, out: Path, trials: list[int], progress, data, log) -> dict:
+    from . import device_name
     ckpt = out.with_suffix(".ckpt.pt")
     state = None
     if ckpt.exists():
         try:
             state = torch.load(ckpt, map_location="cpu", weights_only=True)
         except Exception as err:  # truncated or corrupt
-            log(f"{ckpt.name} is unreadable ({type(err).__name__}); starting afresh")
-        if state is not None and state.get("config") != cfg.to_dict():
+            log(f"{ckpt.name} is unreadable ({type(err).__name__}); moved aside, starting "
+                f"afresh")
+            ckpt.replace(ckpt.with_suffix(".bad.pt"))
+        if state is not None and (state.get("config") != cfg.to_dict()
+                                  or state.get("trials", trials) != trials):
             state = None
     if state is None:
-        state = {"config": cfg.to_dict(), "rows": {}, "wall_time_s": 0.0}
+        state = {"config": cfg.to_dict(), "trials": trials, "rows": {}, "wall_time_s": 0.0}
     else:
         log(f"resuming {out.name} after {len(state['rows'])} unit(s)")
     data = data if data is not None else load_data(cfg)
     template = build(cfg.network, 0, width=cfg.width)
-    for unit in _units(cfg):
+    for unit in _units(cfg, trials):
         if unit in state["rows"]:
             continue
         started = time.time()
-        state["rows"][unit] = _unit(cfg, unit, template, data, state, progress)
+        state["rows"][unit] = _unit(cfg, unit, template, data, state, progress, trials)
         state["wall_time_s"] += time.time() - started
         tmp = ckpt.with_suffix(".tmp")
         torch.save(state, tmp)
         os.replace(tmp, ckpt)
         log(f"{out.name}: {unit} done ({state['wall_time_s'] / 60:.1f} min so far)")
-    rows = [state["rows"][u] for u in _units(cfg)]
+    rows = [state["rows"][u] for u in _units(cfg, trials)]
     record = {"kind": results.KIND, "schema": results.SCHEMA, "complete": True,
               "config": cfg.to_dict(), "code_version": results.code_version(),
               "device": device_name(data.device), "precision": "fp32",
               "wall_time_s": round(state["wall_time_s"], 1),
               "paths": [r for r in rows if "part" in r],
               "imp": [r for r in rows if "round" in r]}
+    if trials != list(range(cfg.trials)):
+        record["trials"] = trials
     results.save_record(record, out)
     ckpt.unlink(missing_ok=True)
     return record
+
+
+def merge(records: list[dict]) -> dict:
+    """The record one run of all the trials writes, from the parts of a study split by trials:
+    paths in the order of one run's units, each IMP round's per-trial lists in trial order,
+    wall times summed."""
+    every, parts = results.check_parts(records, held_trials)
+    owner = {t: (r, p) for r, p in zip(records, parts) for t in p}
+    paths = {(row["part"], row["k"], row["trial"]): row for r in records for row in r["paths"]}
+    cfg = records[0]["config"]
+    order = [("dense", k, t) for k in cfg["ks"] for t in every]
+    if cfg["imp_rounds"]:
+        order += [(p, cfg["rewind_iteration"] if p == "rewound" else 0, t)
+                  for p in TICKET_PARTS for t in every]
+    imp = []
+    for j, row in enumerate(records[0]["imp"]):
+        new = {}
+        for key, value in row.items():
+            if isinstance(value, list):   # one entry per trial of the part
+                value = [owner[t][0]["imp"][j][key][owner[t][1].index(t)] for t in every]
+            new[key] = value
+        imp.append(new)
+    merged = results.merged_header(records, parts, drop=("trials",))
+    merged.update(paths=[paths[key] for key in order], imp=imp)
+    return merged
 
 
 def provenance(record: dict) -> str:

@@ -172,6 +172,20 @@ def study_config(name: str = "lenet-mnist", profile: str | None = None, **overri
     return StudyConfig(name=name, profile=profile, **{**base, **sizes, **overrides})
 
 
+def controls_at(cfg: StudyConfig, r: int) -> tuple[str, ...]:
+    """The controls trained beside the ticket at pruning round ``r`` (1 .. rounds)."""
+    return cfg.controls if cfg.control_rounds is None or r in cfg.control_rounds else ()
+
+
+def network_iterations(cfg: StudyConfig) -> int:
+    """Training steps of one network, summed over every network the study trains: the dense
+    networks, the one-shot ones and each round's ticket and controls, per trial (evaluations
+    not counted). Times a measured time per network-iteration, the study's compute time."""
+    networks = 1 + len(cfg.oneshot_rounds) + sum(1 + len(controls_at(cfg, r))
+                                                 for r in range(1, cfg.rounds + 1))
+    return cfg.trials * networks * cfg.iterations
+
+
 def derive_seed(*parts: object) -> int:
     """A reproducible 31-bit seed from any labels, e.g. derive_seed(0, "reinit", trial, round)."""
     return int(hashlib.sha256(repr(parts).encode()).hexdigest()[:8], 16) & 0x7FFFFFFF
@@ -214,32 +228,11 @@ def _train_arms(cfg: StudyConfig, template, data, members: list[tuple[str, int, 
     return run
 
 
-def parse_trials(spec: str | None, n: int) -> list[int]:
-    """Trial indices from "0-1", "2-4", "3" or "0,2" (``None``: all ``n``), checked against ``n``."""
-    if spec is None:
-        return list(range(n))
-    out: list[int] = []
-    try:
-        for part in str(spec).split(","):
-            lo, _, hi = part.partition("-")
-            out += range(int(lo), int(hi or lo) + 1)
-    except ValueError:
-        raise ValueError(f"--trials {spec!r}: write trial numbers like 0-1, 2-4 or 0,3") from None
-    if not out or sorted(set(out)) != out or out[0] < 0 or out[-1] >= n:
-        raise ValueError(f"--trials {spec!r}: need increasing trial numbers in 0-{n - 1} "
-                         f"(this study has {n} trials)")
-    return out
-
-
 def record_path(cfg: StudyConfig, trials: list[int] | None = None) -> Path:
     """Where the study's record goes: ``data/results/NAME-PROFILE.json``, or with
-    ``.trials-A-B`` before ``.json`` for a part of the trials (see :func:`results.merge`)."""
-    base = f"{cfg.name}-{cfg.profile}"
-    if trials is not None and trials != list(range(cfg.trials)):
-        contiguous = trials == list(range(trials[0], trials[-1] + 1))
-        base += (f".trials-{trials[0]}-{trials[-1]}" if contiguous
-                 else ".trials-" + "_".join(str(t) for t in trials))
-    return results.results_dir() / f"{base}.json"
+    ``.trials-A-B`` before ``.json`` for a part of the trials (see :func:`merge`)."""
+    return results.part_path(results.results_dir() / f"{cfg.name}-{cfg.profile}.json",
+                             trials, cfg.trials)
 
 
 def _load_checkpoint(path: Path, config: dict, log) -> dict | None:
@@ -269,12 +262,12 @@ def run_study(cfg: StudyConfig, out: str | Path | None = None, progress: bool | 
     ``out`` defaults to :func:`record_path`. A complete record with the same config (and trials)
     is returned as is; a record with another config is recomputed. ``trials``: run only these
     trial indices (a part of a study split across processes or machines; merge the parts with
-    ``results.merge``). A study writes its record after every stage and keeps a checkpoint
+    ``merge``). A study writes its record after every stage and keeps a checkpoint
     (and the one before it) beside it: a killed study resumes, and an unreadable checkpoint falls
     back to the previous one, redoing one stage.
     """
     trials = list(range(cfg.trials)) if trials is None else list(trials)
-    parse_trials(",".join(map(str, trials)), cfg.trials)   # checks the indices
+    results.parse_trials(",".join(map(str, trials)), cfg.trials)   # checks the indices
     out = Path(out) if out is not None else record_path(cfg, trials)
     if not out.parent.is_dir():
         raise FileNotFoundError(f"cannot write the record to {out}: the folder {out.parent} does "
@@ -285,12 +278,7 @@ def run_study(cfg: StudyConfig, out: str | Path | None = None, progress: bool | 
     cached = results.load_cached(out, config)
     if cached is not None and cached.get("trials", list(range(cfg.trials))) == trials:
         return cached
-    if out.exists():
-        held = results.load_record(out)
-        if held.get("config") == config and held.get("trials") not in (None, trials):
-            raise ValueError(f"{out} holds trials {held['trials']} of this study, not {trials}: "
-                             f"give each part its own --out (the default names do), then merge "
-                             f"the parts with `python -m lth_utils merge`")
+    results.check_part(out, config, trials, lambda r: r.get("trials"))
     if cfg.dropout and trials != list(range(cfg.trials)):
         raise ValueError("a dropout study cannot be split by trials: its dropout masks come "
                          "from one generator shared by the whole population, so a part would "
@@ -397,8 +385,7 @@ def _run(cfg: StudyConfig, out: Path, config: dict, trials: list[int], progress,
             masks = [{k: v[i] for k, v in state["masks"].items()} for i in range(n)]
             rewind = [{k: v[i] for k, v in state["rewind"].items()} for i in range(n)]
             members = [("ticket", t, rewind[i], masks[i]) for i, t in enumerate(trials)]
-            controls = cfg.controls if cfg.control_rounds is None or r in cfg.control_rounds \
-                else ()
+            controls = controls_at(cfg, r)
             if "reinit" in controls:
                 members += [("reinit", t, _init(cfg, derive_seed(cfg.seed, "reinit", t, r)),
                              masks[i]) for i, t in enumerate(trials)]
@@ -437,3 +424,27 @@ def _remove_checkpoints(ckpt_path: Path) -> None:
 def layer_prune(cfg: StudyConfig, weights: dict[str, torch.Tensor], masks: Masks) -> Masks:
     """One round of the study's layerwise magnitude pruning of ``weights`` under ``masks``."""
     return pruning.l1_unstructured(weights, masks, layer_rates(cfg, masks))
+
+
+def merge(records: list[dict]) -> dict:
+    """One record from the parts of a lottery study split by trials (``python -m lth_utils
+    study NAME --trials 0-1``, ``--trials 2-4``, ...): what one run of all the trials would have
+    written. The parts must be complete, have the same config, and together hold every trial
+    exactly once. Curves are put back in trial order; the wall time is the sum of the parts'.
+    """
+    every, parts = results.check_parts(records, lambda r: r.get("trials"))
+    owner = {t: i for i, ts in enumerate(parts) for t in ts}
+
+    def member(entries_of_part: list[dict], arm: str, t: int) -> dict:
+        i = owner[t]
+        return entries_of_part[i]["arms"][arm][parts[i].index(t)]
+
+    merged = results.merged_header(records, parts, drop=("rounds", "oneshot"))
+    merged["trials"] = every
+    for key in ("rounds", "oneshot"):
+        merged[key] = []
+        for j, entry in enumerate(records[0][key]):
+            per_part = [r[key][j] for r in records]
+            arms = {arm: [member(per_part, arm, t) for t in every] for arm in entry["arms"]}
+            merged[key].append({**entry, "arms": arms})
+    return merged

@@ -361,44 +361,77 @@ def _trial(cfg: StudyConfig, t: int, data, progress) -> list[dict]:
     return entries
 
 
-def record_path(cfg: StudyConfig) -> Path:
-    """Where the study's record lives: ``data/results/prune-at-init-PROFILE.json``."""
-    return results.results_dir() / f"{cfg.name}-{cfg.profile}.json"
+def record_path(cfg: StudyConfig, trials: list[int] | None = None) -> Path:
+    """Where the study's record lives: ``data/results/prune-at-init-PROFILE.json`` (a part of
+    the trials: ``...-PROFILE.trials-A-B.json``, see :func:`merge`)."""
+    return results.part_path(results.results_dir() / f"{cfg.name}-{cfg.profile}.json",
+                             trials, cfg.trials)
 
 
-def run_study(cfg: StudyConfig, data=None, progress: bool | None = None, log=print) -> dict:
+def held_trials(record: dict) -> list[int] | None:
+    """The trial indices a record holds (``None``: all of its config's trials)."""
+    return record.get("trials")
+
+
+def run_study(cfg: StudyConfig, data=None, progress: bool | None = None, log=print,
+              out: str | Path | None = None, trials: list[int] | None = None) -> dict:
     """Run (or load from ``data/results/prune-at-init-PROFILE.json``, or resume) the study.
 
     The record is written after every trial; a killed run resumes at the next trial.
     Its ``entries`` hold one dict per trained network: trial, sparsity, method ("dense", "imp"
     or one of :data:`METHODS`), variant, per-layer kept fractions and test accuracies.
+    ``trials``: compute only these trial indices (a part; :func:`merge` joins the parts into
+    the record one run writes: each trial is its own population, so a part's numbers are
+    the same bits as in one run).
     """
     from . import data as data_mod
     from . import device_name
-    path = record_path(cfg)
+    every = list(range(cfg.trials))
+    trials = every if trials is None else list(trials)
+    results.parse_trials(",".join(map(str, trials)), cfg.trials)   # checks the indices
+    path = Path(out) if out is not None else record_path(cfg, trials)
     config = cfg.to_dict()
+    results.check_output(path)
     cached = results.load_cached(path, config, verbose=False)
-    if cached is not None:
+    if cached is not None and (held_trials(cached) or every) == trials:
         return cached
-    record = results.load_record(path) if path.exists() else None
-    if record is None or record.get("config") != config:
-        record = {"schema": results.SCHEMA, "kind": results.KIND, "config": config,
-                  "config_key": results.config_key(config), "trials_done": 0,
-                  "device": "", "precision": "fp32", "complete": False, "wall_time_s": 0.0,
-                  "rounds": [{"round": i, "fraction_remaining": 1 - s} for i, s in
-                             enumerate([0.0] + imp_schedule(cfg.sparsities, cfg.imp_max_rate))],
-                  "entries": []}
-    data = data or data_mod.load("mnist", val_size=cfg.val_size, train_subset=cfg.train_subset)
-    record["device"] = device_name(data.device)
-    for t in range(record["trials_done"], cfg.trials):
-        started = time.time()
-        record["entries"] += _trial(cfg, t, data, progress)
-        record.update(trials_done=t + 1, complete=t + 1 == cfg.trials,
-                      code_version=results.code_version(),
-                      wall_time_s=round(record["wall_time_s"] + time.time() - started, 1))
-        results.save_record(record, path)
-        log(f"trial {t + 1}/{cfg.trials} done ({record['wall_time_s'] / 60:.1f} min so far)")
+    results.check_part(path, config, trials, held_trials)
+    with results.writer_lock(path):
+        record = results.load_record(path) if path.exists() else None
+        if record is None or record.get("config") != config:
+            record = {"schema": results.SCHEMA, "kind": results.KIND, "config": config,
+                      "config_key": results.config_key(config), "trials_done": 0,
+                      "device": "", "precision": "fp32", "complete": False, "wall_time_s": 0.0,
+                      "rounds": [{"round": i, "fraction_remaining": 1 - s} for i, s in
+                                 enumerate([0.0] + imp_schedule(cfg.sparsities,
+                                                                 cfg.imp_max_rate))],
+                      "entries": []}
+            if trials != every:
+                record["trials"] = trials
+        data = data or data_mod.load("mnist", val_size=cfg.val_size,
+                                     train_subset=cfg.train_subset)
+        record["device"] = device_name(data.device)
+        for i in range(record["trials_done"], len(trials)):
+            t, started = trials[i], time.time()
+            record["entries"] += _trial(cfg, t, data, progress)
+            record.update(trials_done=i + 1, complete=i + 1 == len(trials),
+                          code_version=results.code_version(),
+                          wall_time_s=round(record["wall_time_s"] + time.time() - started, 1))
+            results.save_record(record, path)
+            log(f"trial {t} done ({i + 1}/{len(trials)}; "
+                f"{record['wall_time_s'] / 60:.1f} min so far)")
     return record
+
+
+def merge(records: list[dict]) -> dict:
+    """The record one run of all the trials writes, from the parts of a study split by trials
+    (``run_study(..., trials=[...])``): entries in trial order, wall times summed."""
+    every, parts = results.check_parts(records, held_trials)
+    owner = {t: r for r, ts in zip(records, parts) for t in ts}
+    merged = results.merged_header(records, parts, drop=("entries", "trials"))
+    merged.update(trials_done=len(every), complete=True,
+                  entries=[e for t in every for e in owner[t]["entries"] if e["trial"] == t])
+    return merged
 
 
 def summary(record: dict, key: str = "early_stop_test_acc") -> dict[tuple[str, str], dict]:

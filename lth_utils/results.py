@@ -220,13 +220,51 @@ def load_cached(path: str | Path, config: dict, verbose: bool = True) -> dict | 
     return record
 
 
-def merge(records: list[dict]) -> dict:
-    """One record from the parts of a study split by trials (``python -m lth_utils study NAME
-    --trials 0-1``, ``--trials 2-4``, ...): what one run of all the trials would have written.
+def parse_trials(spec: str | None, n: int) -> list[int]:
+    """Trial indices from "0-1", "2-4", "3" or "0,2" (``None``: all ``n``), checked against ``n``."""
+    if spec is None:
+        return list(range(n))
+    out: list[int] = []
+    try:
+        for part in str(spec).split(","):
+            lo, _, hi = part.partition("-")
+            out += range(int(lo), int(hi or lo) + 1)
+    except ValueError:
+        raise ValueError(f"--trials {spec!r}: write trial numbers like 0-1, 2-4 or 0,3") from None
+    if not out or sorted(set(out)) != out or out[0] < 0 or out[-1] >= n:
+        raise ValueError(f"--trials {spec!r}: need increasing trial numbers in 0-{n - 1} "
+                         f"(this study has {n} trials)")
+    return out
 
-    The parts must be complete, have the same config, and together hold every trial exactly once.
-    Curves are put back in trial order; the wall time is the sum of the parts'.
-    """
+
+def part_path(path: str | Path, trials: list[int] | None, n: int) -> Path:
+    """``path``, or for a part of a study's ``n`` trials the same name with ``.trials-A-B``
+    (or ``.trials-0_2``) before ``.json``, so that the parts of one study never share a file."""
+    path = Path(path)
+    if trials is None or list(trials) == list(range(n)):
+        return path
+    contiguous = list(trials) == list(range(trials[0], trials[-1] + 1))
+    tag = (f".trials-{trials[0]}-{trials[-1]}" if contiguous
+           else ".trials-" + "_".join(str(t) for t in trials))
+    return path.with_name(path.stem + tag + path.suffix)
+
+
+def check_part(path: Path, config: dict, trials: list[int], held) -> None:
+    """Refuse to write a part of a study into a record of the same study that holds other
+    trials (``held(record)``: the trial indices a record holds)."""
+    if not path.exists():
+        return
+    record = load_record(path)
+    if record.get("config") == config and held(record) not in (None, trials):
+        raise ValueError(f"{path} holds trials {held(record)} of this study, not {trials}: "
+                         f"give each part its own --out (the default names do), then merge "
+                         f"the parts with `python -m lth_utils merge`")
+
+
+def check_parts(records: list[dict], held) -> tuple[list[int], list[list[int]]]:
+    """Check that ``records`` are the complete parts of one study split by trials, holding
+    every trial exactly once (``held(record)``: the trial indices a part holds; ``None``: all).
+    Returns (every trial index, the indices each part holds)."""
     if not records:
         raise ValueError("merge needs at least one record")
     config = records[0]["config"]
@@ -237,31 +275,26 @@ def merge(records: list[dict]) -> dict:
             raise ValueError(f"cannot merge parts of different studies: their configs differ in "
                              f"{', '.join(changed)}; rerun the odd part with the same config")
         if not r.get("complete"):
-            raise ValueError(f"a part (trials {r.get('trials')}) is not complete: resume it "
+            raise ValueError(f"a part (trials {held(r)}) is not complete: resume it "
                              f"(rerun the same command) before merging")
     every = list(range(config["trials"]))
-    parts = [r.get("trials", every) for r in records]
-    owner = {t: i for i, ts in enumerate(parts) for t in ts}
+    parts = [held(r) or every for r in records]
     flat = sorted(t for ts in parts for t in ts)
     if flat != every:
         dup = sorted({t for t in flat if flat.count(t) > 1})
         raise ValueError(f"the parts must hold trials 0-{len(every) - 1} exactly once: "
                          + (f"trials {dup} appear twice" if dup else
                             f"missing {sorted(set(every) - set(flat))}"))
+    return every, parts
 
-    def member(entries_of_part: list[dict], arm: str, t: int) -> dict:
-        i = owner[t]
-        return entries_of_part[i]["arms"][arm][parts[i].index(t)]
 
-    merged = {k: v for k, v in records[0].items() if k not in ("rounds", "oneshot")}
-    merged.update(trials=every, wall_time_s=round(sum(r["wall_time_s"] for r in records), 1),
+def merged_header(records: list[dict], parts: list[list[int]], drop=()) -> dict:
+    """The fields a merged record shares with its first part (less ``drop``), with the parts'
+    wall times summed, their devices joined and each part's trials and code version kept."""
+    merged = {k: v for k, v in records[0].items() if k not in drop}
+    merged.update(wall_time_s=round(sum(r["wall_time_s"] for r in records), 1),
                   device=" + ".join(dict.fromkeys(r.get("device", "?") for r in records)),
-                  merged_from=[{"trials": p, "code_version": r["code_version"],
-                                "wall_time_s": r["wall_time_s"]} for p, r in zip(parts, records)])
-    for key in ("rounds", "oneshot"):
-        merged[key] = []
-        for j, entry in enumerate(records[0][key]):
-            per_part = [r[key][j] for r in records]
-            arms = {arm: [member(per_part, arm, t) for t in every] for arm in entry["arms"]}
-            merged[key].append({**entry, "arms": arms})
+                  merged_from=[{"trials": p, "code_version": r.get("code_version"),
+                                "wall_time_s": r["wall_time_s"]}
+                               for p, r in zip(parts, records)])
     return merged

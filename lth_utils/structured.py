@@ -125,6 +125,34 @@ def compare(model: nn.Sequential, data: Splits, fractions, cfg: training.TrainCo
     return rows, nets
 
 
+# Chapter 12's study, per profile (sizes only; "paper" trains as "standard": the chapter
+# measures compression and speed, which a longer training would not change).
+SIZES = {
+    "quick": dict(train_subset=5_000, n_eval=1_000, iterations=300, finetune_iterations=150,
+                  fractions=[0.2, 0.08]),
+    "standard": dict(train_subset=None, n_eval=10_000, iterations=5_000,
+                     finetune_iterations=2_000, fractions=[0.5, 0.2, 0.08, 0.03]),
+}
+SIZES["paper"] = SIZES["standard"]
+
+
+def study_config(profile: str | None = None) -> dict:
+    """Chapter 12's config at ``profile`` (default ``$LTH_PROFILE``): the dict
+    :func:`lenet_study` reads and the record ``ch12-lenet-PROFILE.json`` keeps."""
+    from . import profile as current
+    p = profile or current()
+    if p not in SIZES:
+        raise ValueError(f"unknown profile {p!r}: choose one of {', '.join(SIZES)}")
+    return dict(name=f"ch12-lenet-{p}", **SIZES[p], weight_bits=8, seed=0)
+
+
+def run_study(config: dict | None = None) -> dict:
+    """Chapter 12's record for ``config`` (default :func:`study_config`): read if computed with
+    it, else trained (:func:`lenet_study`) and saved."""
+    config = config or study_config()
+    return cached_compare(config["name"], config, lambda: lenet_study(config))
+
+
 def cached_compare(name: str, config: dict, compute) -> dict:
     """The record ``results_dir()/name.json`` if it holds exactly ``config``; else run
     ``compute()`` (returning a dict of results), time it, and save it with its config, code

@@ -331,42 +331,75 @@ def _trial(seed: int, data, cfg: SupermaskConfig) -> dict:
     return out
 
 
-def record_path(cfg: SupermaskConfig) -> Path:
-    """Where the study's record lives: ``data/results/supermasks-lenet-mnist-PROFILE.json``."""
-    from .results import results_dir
-    return results_dir() / f"supermasks-lenet-mnist-{cfg.profile}.json"
+def record_path(cfg: SupermaskConfig, trials: list[int] | None = None) -> Path:
+    """Where the study's record lives: ``data/results/supermasks-lenet-mnist-PROFILE.json``
+    (a part of the trials: ``...-PROFILE.trials-A-B.json``, see :func:`merge`)."""
+    from .results import part_path, results_dir
+    return part_path(results_dir() / f"supermasks-lenet-mnist-{cfg.profile}.json", trials,
+                     cfg.trials)
 
 
-def run_study(cfg: SupermaskConfig | None = None, path=None, data=None) -> dict:
+def held_trials(record: dict) -> list[int]:
+    """The trial indices a record (or checkpoint) holds: each trial's seed is its index."""
+    return [t["seed"] for t in record["trials"]]
+
+
+def run_study(cfg: SupermaskConfig | None = None, path=None, data=None,
+              trials: list[int] | None = None) -> dict:
     """The chapter's study, read from its record if one with this config exists, else run
     and saved to ``data/results/supermasks-lenet-mnist-PROFILE.json``. The trials done so far
     are kept beside it (``.ckpt.json``) after each one, so a killed study resumes at the next
-    trial. ``data``: splits to use instead of :func:`load_data` (tests)."""
+    trial. ``data``: splits to use instead of :func:`load_data` (tests). ``trials``: compute
+    only these trial indices, a part that :func:`merge` joins with the others (each trial
+    trains apart, so a part holds the same numbers as one run)."""
     import json
 
     from . import device_name
-    from .results import KIND, SCHEMA, code_version, load_cached, save_record
+    from .results import (KIND, SCHEMA, check_output, check_part, code_version, load_cached,
+                          parse_trials, save_record, writer_lock)
     cfg = cfg or study_config()
-    path = Path(path or record_path(cfg))
+    every = list(range(cfg.trials))
+    trials = every if trials is None else list(trials)
+    parse_trials(",".join(map(str, trials)), cfg.trials)   # checks the indices
+    path = Path(path or record_path(cfg, trials))
+    check_output(path)
     cached = load_cached(path, cfg.to_dict())
-    if cached is not None:
+    if cached is not None and held_trials(cached) == trials:
         return cached
+    check_part(path, cfg.to_dict(), trials, held_trials)
     ckpt = path.with_suffix(".ckpt.json")
-    done = json.loads(ckpt.read_text()) if ckpt.exists() else {}
-    if done.get("config") != cfg.to_dict():
-        done = {"config": cfg.to_dict(), "trials": [], "wall_time_s": 0.0}
-    data = data if data is not None else load_data(cfg)
-    for s in range(len(done["trials"]), cfg.trials):
-        start = time.time()
-        done["trials"].append(_trial(s, data, cfg))
-        done["wall_time_s"] = round(done["wall_time_s"] + time.time() - start, 1)
-        save_record(done, ckpt)
-    record = {"kind": KIND, "schema": SCHEMA, "complete": True, "config": cfg.to_dict(),
-              "code_version": code_version(), "device": device_name(),
-              "wall_time_s": done["wall_time_s"], "trials": done["trials"]}
-    save_record(record, path)
-    ckpt.unlink(missing_ok=True)
+    with writer_lock(path):
+        try:
+            done = json.loads(ckpt.read_text()) if ckpt.exists() else {}
+        except json.JSONDecodeError:   # a truncated checkpoint: start afresh, say so
+            print(f"{ckpt.name} is unreadable (truncated?); moved aside, starting afresh")
+            ckpt.replace(ckpt.with_suffix(".bad.json"))
+            done = {}
+        if done.get("config") != cfg.to_dict() or not set(held_trials(done)) <= set(trials):
+            done = {"config": cfg.to_dict(), "trials": [], "wall_time_s": 0.0}
+        data = data if data is not None else load_data(cfg)
+        for s in trials[len(done["trials"]):]:
+            start = time.time()
+            done["trials"].append(_trial(s, data, cfg))
+            done["wall_time_s"] = round(done["wall_time_s"] + time.time() - start, 1)
+            save_record(done, ckpt)
+        record = {"kind": KIND, "schema": SCHEMA, "complete": True, "config": cfg.to_dict(),
+                  "code_version": code_version(), "device": device_name(),
+                  "wall_time_s": done["wall_time_s"], "trials": done["trials"]}
+        save_record(record, path)
+        ckpt.unlink(missing_ok=True)
     return record
+
+
+def merge(records: list[dict]) -> dict:
+    """The record one run of all the trials writes, from the parts of a study split by trials
+    (``run_study(..., trials=[...])``): trials in order, wall times summed."""
+    from .results import check_parts, merged_header
+    every, parts = check_parts(records, held_trials)
+    by_index = {t["seed"]: t for r in records for t in r["trials"]}
+    merged = merged_header(records, parts, drop=("trials",))
+    merged["trials"] = [by_index[t] for t in every]
+    return merged
 
 
 def provenance(record: dict) -> str:

@@ -180,23 +180,24 @@ def load_data(cfg: TransferConfig, name: str) -> data_mod.Splits:
     return data_mod.load(name, train_subset=cfg.train_subset, eval_size=cfg.eval_size)
 
 
-def find_tickets(cfg: TransferConfig, d: data_mod.Splits, progress: bool | None = None
-                 ) -> tuple[dict[int, list[Masks]], list[dict]]:
+def find_tickets(cfg: TransferConfig, d: data_mod.Splits, progress: bool | None = None,
+                 trials: list[int] | None = None) -> tuple[dict[int, list[Masks]], list[dict]]:
     """Iterative magnitude pruning on ``d``, all trials as one population.
 
     Trial t starts from θ0 = ``initial_weights(cfg, "init", t)``, the same on every dataset.
     Returns (round -> one mask set per trial, for each round of ``cfg.levels``; the dense
-    network's summary per trial).
+    network's summary per trial). ``trials``: the trial indices (default all).
     """
+    trials = list(range(cfg.trials)) if trials is None else trials
     template = models.build("lenet")
-    inits = [initial_weights(cfg, "init", t) for t in range(cfg.trials)]
+    inits = [initial_weights(cfg, "init", t) for t in trials]
     current = [ones(template) for _ in inits]
-    seeds = [derive_seed(cfg.seed, "batches", t, d.name) for t in range(cfg.trials)]
+    seeds = [derive_seed(cfg.seed, "batches", t, d.name) for t in trials]
     found, dense = {}, []
     for r in range(max(cfg.levels)):
         run = train_population(template, stack_masks(inits), stack_masks(current), d,
                                cfg.train_config(), seeds, progress, f"{d.name} round {r}")
-        dense = dense or _summaries(run, cfg.trials)
+        dense = dense or _summaries(run, len(trials))
         trained = {n: v.cpu() for n, v in run.params.items()}
         current = [l1_unstructured({n: trained[n][t] for n in m}, m, _rates(cfg, m))
                    for t, m in enumerate(current)]
@@ -216,9 +217,16 @@ def four_starts(cfg: TransferConfig, source: Masks, target: Masks, trial: int, l
             ("target_ticket", theta0, target)]
 
 
-def record_path(cfg: TransferConfig) -> Path:
-    """Where the study's record lives: ``data/results/transfer-lenet-PROFILE.json``."""
-    return results.results_dir() / f"{cfg.name}-{cfg.profile}.json"
+def record_path(cfg: TransferConfig, trials: list[int] | None = None) -> Path:
+    """Where the study's record lives: ``data/results/transfer-lenet-PROFILE.json`` (a part
+    of the trials: ``...-PROFILE.trials-A-B.json``, see :func:`merge`)."""
+    return results.part_path(results.results_dir() / f"{cfg.name}-{cfg.profile}.json",
+                             trials, cfg.trials)
+
+
+def held_trials(record: dict) -> list[int] | None:
+    """The trial indices a record holds (``None``: all of its config's trials)."""
+    return record.get("trials")
 
 
 def _load_state(ckpt: Path, config: dict, log) -> dict | None:
@@ -228,30 +236,47 @@ def _load_state(ckpt: Path, config: dict, log) -> dict | None:
     try:
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated or corrupt
-        log(f"{ckpt.name} is unreadable ({type(err).__name__}); starting afresh")
+        log(f"{ckpt.name} is unreadable ({type(err).__name__}); moved aside, starting "
+            f"afresh")
+        ckpt.replace(ckpt.with_suffix(".bad.pt"))
         return None
     return state if state.get("config") == config else None
 
 
 def run_transfer(cfg: TransferConfig, out: str | Path | None = None,
-                 progress: bool | None = None, log=print) -> dict:
+                 progress: bool | None = None, log=print,
+                 trials: list[int] | None = None) -> dict:
     """The transfer study's record: read from ``out`` if computed with this config, else run.
 
     ``out`` defaults to ``data/results/transfer-lenet-PROFILE.json``. A checkpoint beside it
     (``.ckpt.pt``) is written after each stage (the tickets on each dataset, then each
     direction), so a killed run resumes where it stopped and ends with the same record.
+    ``trials``: compute only these trial indices (a part); :func:`merge` joins the parts into
+    the record one run writes (a population's members do not depend on each other).
     """
-    from . import device_name
-    out = Path(out) if out is not None else record_path(cfg)
+    every = list(range(cfg.trials))
+    trials = every if trials is None else list(trials)
+    results.parse_trials(",".join(map(str, trials)), cfg.trials)   # checks the indices
+    out = Path(out) if out is not None else record_path(cfg, trials)
+    results.check_output(out)
     cached = results.load_cached(out, cfg.to_dict())
-    if cached is not None:
+    if cached is not None and (held_trials(cached) or every) == trials:
         return cached
+    results.check_part(out, cfg.to_dict(), trials, held_trials)
+    with results.writer_lock(out):
+        return _run(cfg, out, trials, progress, log)
+
+
+def _run(cfg: TransferConfig, out: Path, trials: list[int], progress, log) -> dict:
+    from . import device_name
     ckpt = out.with_suffix(".ckpt.pt")
     state = _load_state(ckpt, cfg.to_dict(), log)
+    if state is not None and state.get("trials", trials) != trials:
+        state = None
     if state is None:
         log(f"computing {out.name} (no record for this config)")
-        state = {"config": cfg.to_dict(), "tickets": {}, "dense": {}, "directions": [],
-                 "wall_time_s": 0.0}
+        state = {"config": cfg.to_dict(), "trials": trials, "tickets": {}, "dense": {},
+                 "directions": [], "wall_time_s": 0.0}
     else:
         log(f"resuming {out.name} from {ckpt.name}")
 
@@ -266,7 +291,7 @@ def run_transfer(cfg: TransferConfig, out: str | Path | None = None,
     for n, d in splits.items():
         if n not in tickets:
             started = time.time()
-            tickets[n], dense[n] = find_tickets(cfg, d, progress)
+            tickets[n], dense[n] = find_tickets(cfg, d, progress, trials)
             checkpoint(started)
     levels = []
     for lv in cfg.levels:
@@ -279,8 +304,8 @@ def run_transfer(cfg: TransferConfig, out: str | Path | None = None,
     directions = state["directions"]
     for src, tgt in (cfg.datasets, cfg.datasets[::-1])[len(directions):]:
         started = time.time()
-        members = [(lv, t, *s) for lv in cfg.levels for t in range(cfg.trials)
-                   for s in four_starts(cfg, tickets[src][lv][t], tickets[tgt][lv][t], t, lv,
+        members = [(lv, t, *s) for lv in cfg.levels for i, t in enumerate(trials)
+                   for s in four_starts(cfg, tickets[src][lv][i], tickets[tgt][lv][i], t, lv,
                                         (src, tgt))]
         seeds = [derive_seed(cfg.seed, "batches", m[1], tgt) for m in members]
         run = train_population(models.build("lenet"), stack_masks([m[3] for m in members]),
@@ -297,9 +322,35 @@ def run_transfer(cfg: TransferConfig, out: str | Path | None = None,
               "device": device_name(splits[cfg.datasets[0]].device), "precision": "fp32",
               "wall_time_s": round(state["wall_time_s"], 1), "dense": dense, "levels": levels,
               "directions": directions}
+    if trials != list(range(cfg.trials)):
+        record["trials"] = trials
     results.save_record(record, out)
     ckpt.unlink(missing_ok=True)
     return record
+
+
+def merge(records: list[dict]) -> dict:
+    """The record one run of all the trials writes, from the parts of a study split by
+    trials: every per-trial list in trial order (the packed masks are trial 0's), wall times
+    summed."""
+    every, parts = results.check_parts(records, held_trials)
+    owner = {t: (r, p.index(t)) for r, p in zip(records, parts) for t in p}
+
+    def pick(get):   # one value per trial, each from the part that holds it
+        return [get(owner[t][0])[owner[t][1]] for t in every]
+
+    first = owner[0][0]
+    merged = results.merged_header(records, parts, drop=("trials",))
+    merged["dense"] = {n: pick(lambda r: r["dense"][n]) for n in first["dense"]}
+    merged["levels"] = [{**lv, "masks": first["levels"][j]["masks"],
+                         "overlap": pick(lambda r: r["levels"][j]["overlap"])}
+                        for j, lv in enumerate(records[0]["levels"])]
+    merged["directions"] = [
+        {**d, "levels": [{"round": lv["round"], "starts": {
+            s: pick(lambda r: r["directions"][i]["levels"][j]["starts"][s])
+            for s in lv["starts"]}} for j, lv in enumerate(d["levels"])]}
+        for i, d in enumerate(records[0]["directions"])]
+    return merged
 
 
 # ----------------------------------------------------------------------------- reading

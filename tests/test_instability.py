@@ -165,6 +165,22 @@ def test_run_study_resumes_after_a_kill_and_ends_with_the_same_record(mnist_smal
                          log=lambda s: None)["imp"] == []
 
 
+def test_split_by_trials_then_merge_equals_one_run(mnist_small, tmp_path, monkeypatch):
+    """Trials 0-1 and 2 apart: every path and every IMP number of the merged record equals
+    the one-run record's (the populations of a part hold fewer members)."""
+    monkeypatch.setenv("LTH_RESULTS_DIR", str(tmp_path))
+    cfg, quiet = tiny(trials=3), dict(data=mnist_small, log=lambda s: None)
+    whole = ins.run_study(cfg, tmp_path / "whole.json", **quiet)
+    parts = [ins.run_study(cfg, trials=ts, **quiet) for ts in ([2], [0, 1])]
+    assert (tmp_path / "instability-lenet-quick.trials-0-1.json").exists()
+    merged = ins.merge(parts)
+    assert merged["paths"] == whole["paths"] and merged["imp"] == whole["imp"]
+    assert [p["trials"] for p in merged["merged_from"]] == [[2], [0, 1]]
+    with pytest.raises(ValueError, match="holds trials"):
+        ins.run_study(cfg, tmp_path / "instability-lenet-quick.trials-0-1.json", trials=[2],
+                      **quiet)
+
+
 # ----------------------------------------------------------------------------- readers, figures
 
 def synthetic(network="lenet", ks=(0, 10, 50), inst=((0.03, 0.05), (0.01, 0.03), (0.0, 0.01)),

@@ -46,6 +46,15 @@ def test_study_prunes_resets_and_records_every_round(reference):
     assert reference["schema"] == results.SCHEMA and reference["code_version"]["source_sha256"]
 
 
+def test_network_iterations_count_every_network_the_study_trained(reference):
+    cfg = tiny()
+    trained = sum(len(ms) for stage in reference["rounds"] + reference["oneshot"]
+                  for ms in stage["arms"].values())
+    assert lottery.network_iterations(cfg) == trained * cfg.iterations
+    fewer = tiny(control_rounds=(2,))   # controls only at round 2: 2 trials x 2 arms fewer x 3
+    assert lottery.network_iterations(cfg) - lottery.network_iterations(fewer) == 12 * 80
+
+
 def test_same_seed_same_record(reference, tmp_path):
     again = lottery.run_study(tiny(), tmp_path / "again.json", progress=False)
     assert strip(again) == strip(reference)
@@ -128,7 +137,7 @@ def test_split_by_trials_then_merge_equals_one_run(reference, tmp_path):
     parts = [lottery.run_study(tiny(), tmp_path / f"part{t}.json", progress=False, trials=[t])
              for t in (1, 0)]
     assert [p["trials"] for p in parts] == [[1], [0]]
-    merged = results.merge(parts)
+    merged = lottery.merge(parts)
     skip = ("wall_time_s", "merged_from", "device", "trials")
     assert {k: v for k, v in merged.items() if k not in skip} == \
         {k: v for k, v in reference.items() if k not in skip}
@@ -141,21 +150,21 @@ def test_split_by_trials_then_merge_equals_one_run(reference, tmp_path):
                      "--out", str(tmp_path / "m.json")]) == 0
     assert results.load_record(tmp_path / "m.json")["rounds"] == reference["rounds"]
     with pytest.raises(ValueError, match="exactly once: trials \\[1\\] appear twice"):
-        results.merge([parts[0], parts[0]])
+        lottery.merge([parts[0], parts[0]])
     with pytest.raises(ValueError, match="missing \\[0\\]"):
-        results.merge([parts[0]])
+        lottery.merge([parts[0]])
     other = lottery.run_study(tiny(iterations=40, eval_every=20), tmp_path / "o.json",
                               progress=False, trials=[0])
     with pytest.raises(ValueError, match="configs differ in eval_every, iterations"):
-        results.merge([parts[0], other])
+        lottery.merge([parts[0], other])
 
 
 def test_bad_trials_and_missing_folder_say_what_to_do(tmp_path):
     with pytest.raises(ValueError, match="0-1 \\(this study has 2 trials\\)"):
-        lottery.parse_trials("1-3", 2)
+        results.parse_trials("1-3", 2)
     with pytest.raises(ValueError, match="like 0-1"):
-        lottery.parse_trials("one", 2)
-    assert lottery.parse_trials("0,2-3", 5) == [0, 2, 3]
+        results.parse_trials("one", 2)
+    assert results.parse_trials("0,2-3", 5) == [0, 2, 3]
     with pytest.raises(FileNotFoundError, match="mkdir -p"):
         lottery.run_study(tiny(), tmp_path / "no" / "such" / "x.json", progress=False)
 

@@ -267,6 +267,32 @@ def test_run_study_writes_resumes_and_caches(tmp_path, monkeypatch):
     assert pai.run_study(cfg, data, progress=False) == rec and calls == [0, 1, 1]
 
 
+def test_split_by_trials_then_merge_equals_one_run(tmp_path, monkeypatch):
+    """Trials 0 and 1 run apart (each its own part record) merge into the record one run of
+    both writes, entry for entry; a part refuses an --out that holds the other part."""
+    from lth_utils.data import Splits
+    monkeypatch.setenv("LTH_RESULTS_DIR", str(tmp_path))
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(180, 1, 28, 28, generator=g), torch.randint(0, 10, (180,), generator=g)
+    data = Splits("mnist", tuple("0123456789"), x[:120], y[:120], x[120:150], y[120:150],
+                  x[150:], y[150:])
+    cfg = pai.study_config("quick", name="pai-split", sparsities=(0.9,), trials=2,
+                           iterations=3, eval_every=1, synflow_rounds=2, imp_max_rate=0.9)
+    quiet = dict(progress=False, log=lambda s: None)
+    parts = [pai.run_study(cfg, data, trials=[t], **quiet) for t in (0, 1)]
+    assert [p["trials"] for p in parts] == [[0], [1]]
+    assert (tmp_path / "pai-split-quick.trials-1-1.json").exists()
+    with pytest.raises(ValueError, match="holds trials"):
+        pai.run_study(cfg, data, trials=[1], out=tmp_path / "pai-split-quick.trials-0-0.json",
+                      **quiet)
+    whole = pai.run_study(cfg, data, **quiet)
+    merged = pai.merge(parts[::-1])
+    assert merged["entries"] == whole["entries"] and merged["complete"]
+    assert [p["trials"] for p in merged["merged_from"]] == [[1], [0]]
+    with pytest.raises(ValueError, match="exactly once"):
+        pai.merge([parts[0], parts[0]])
+
+
 # --- reading the record: what each sanity check costs, sparsity by sparsity
 
 def made_up_record(acc: dict, stops: dict | None = None, iterations: int = 1000) -> dict:

@@ -230,6 +230,26 @@ def test_killed_study_resumes_at_the_next_trial(tmp_path, mnist_small, monkeypat
     assert not path.with_suffix(".ckpt.json").exists()
 
 
+def test_split_by_trials_merges_into_one_run_and_a_truncated_checkpoint_is_moved_aside(
+        tmp_path, mnist_small, monkeypatch):
+    monkeypatch.setenv("LTH_RESULTS_DIR", str(tmp_path))
+    cfg = sm.SupermaskConfig(profile="test", trials=2, iterations=20, eval_every=10,
+                             keeps=(0.2, 0.05), variant_keep=0.05, popup_keeps=(0.3,),
+                             popup_iterations=20)
+    part1 = sm.run_study(cfg, data=mnist_small, trials=[1])
+    assert sm.held_trials(part1) == [1]
+    assert (tmp_path / "supermasks-lenet-mnist-test.trials-1-1.json").exists()
+    whole_path = tmp_path / "whole.json"
+    whole_path.with_suffix(".ckpt.json").write_text('{"config": {"prof')     # truncated
+    whole = sm.run_study(cfg, whole_path, data=mnist_small)
+    assert (tmp_path / "whole.ckpt.bad.json").exists()
+    part0 = sm.run_study(cfg, data=mnist_small, trials=[0])
+    merged = sm.merge([part1, part0])
+    assert merged["trials"] == whole["trials"] and merged["config"] == whole["config"]
+    with pytest.raises(ValueError, match="missing"):
+        sm.merge([part1])
+
+
 def test_a_study_without_trials_is_refused():
     from lth_utils.supermasks import SupermaskConfig
     with pytest.raises(ValueError, match="trials must be a whole number >= 1, got 0"):

@@ -149,6 +149,23 @@ def test_killed_study_resumes_to_the_same_record(tiny_record, tmp_path, monkeypa
     assert not path.with_suffix(".ckpt.pt").exists()
 
 
+def test_split_by_trials_then_merge_equals_one_run(tmp_path, monkeypatch):
+    """Trials 0 and 1 apart (one population each) merge into the two-trial run's record."""
+    monkeypatch.setenv("LTH_RESULTS_DIR", str(tmp_path))
+    cfg = transfer.transfer_config("quick", trials=2, levels=(1, 2), iterations=10,
+                                   eval_every=5, train_subset=300, eval_size=300)
+    quiet = dict(progress=False, log=lambda s: None)
+    whole = transfer.run_transfer(cfg, out=tmp_path / "whole.json", **quiet)
+    parts = [transfer.run_transfer(cfg, trials=[t], **quiet) for t in (1, 0)]
+    assert (tmp_path / "transfer-lenet-quick.trials-1-1.json").exists()
+    merged = transfer.merge(parts)
+    for key in ("dense", "levels", "directions"):
+        assert merged[key] == whole[key], key
+    with pytest.raises(ValueError, match="holds trials"):
+        transfer.run_transfer(cfg, out=tmp_path / "transfer-lenet-quick.trials-1-1.json",
+                              trials=[0], **quiet)
+
+
 def test_figures_fit_the_column(tiny_record):
     _, _, rec = tiny_record
     figs = [transfer_plots.plot_transfer(rec), transfer_plots.plot_overlap(rec),

@@ -9,6 +9,13 @@ the learning rate given, spawned at several k, with the instability study
 data/results/instability-probe-conv2-sgd-lrLR.json.
 
     .venv/bin/python tools/instability_probe.py 0.05     # about 15 minutes on one CPU core
+
+With ``--imp`` it runs the ticket part on that recipe instead: IMP with resetting (to θ0) and
+with rewinding (to θ_500, where the probe found the network stable), 3 trials, T = 3,000, four
+rounds of 50% (25% in the output layer), and the instability of the reset ticket, of its mask
+reinitialised and of the rewound ticket; record ``...-lrLR-imp.json``.
+
+    .venv/bin/python tools/instability_probe.py 0.05 --imp   # about 75 minutes on one core
 """
 from __future__ import annotations
 
@@ -25,9 +32,20 @@ def probe_config(lr: float) -> instability.InstabilityConfig:
         width=0.25, lr=lr, optimizer="sgd", momentum=0.9, train_subset=None, eval_size=2000)
 
 
-def main(lr: float) -> dict:
-    cfg = probe_config(lr)
-    out = results.results_dir() / f"instability-probe-conv2-sgd-lr{lr:g}.json"
+def imp_config(lr: float) -> instability.InstabilityConfig:
+    """The ticket part on the probe's recipe: dense copies spawned at k = 0 and 500, then IMP
+    (reset and rewind to k = 500) for four rounds of 50% (output layer 25%), 3 trials, T = 3,000,
+    validation every 100 iterations for the early stops."""
+    return instability.InstabilityConfig(
+        network="conv2", profile="standard", trials=3, iterations=3000, ks=(0, 500),
+        width=0.25, lr=lr, optimizer="sgd", momentum=0.9, train_subset=None, eval_size=2000,
+        imp_rounds=4, imp_rates=(0.5, 0.25), rewind_iteration=500, imp_eval_every=100)
+
+
+def main(lr: float, imp: bool = False) -> dict:
+    cfg = imp_config(lr) if imp else probe_config(lr)
+    out = results.results_dir() / (f"instability-probe-conv2-sgd-lr{lr:g}"
+                                   + ("-imp" if imp else "") + ".json")
     record = instability.run_study(cfg, out, progress=False)
     for row in record["paths"]:
         print(f"k = {row['k']:>4} · trial {row['trial']} · instability "
@@ -38,6 +56,9 @@ def main(lr: float) -> dict:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: python tools/instability_probe.py LEARNING_RATE (e.g. 0.05)")
-    main(float(sys.argv[1]))
+    args = sys.argv[1:]
+    imp = "--imp" in args
+    args = [a for a in args if a != "--imp"]
+    if len(args) != 1:
+        sys.exit("usage: python tools/instability_probe.py LEARNING_RATE [--imp]  (e.g. 0.05)")
+    main(float(args[0]), imp)

@@ -1,0 +1,121 @@
+"""Every study of the book by name: what the command line runs, splits and merges.
+
+Each experiment module keeps its own config (with its profile sizes), units and readers; this
+table only says, per study, how to make its config for a profile, run it (all trials, or a
+part of them), where its record goes and how parts are merged. ``python -m lth_utils study
+--help`` lists it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from . import instability, lottery, prune_at_init, results, structured, supermasks, transfer
+
+
+@dataclass(frozen=True)
+class Study:
+    """One study: ``config(profile)``, ``run(cfg, out, trials, progress)`` -> record,
+    ``path(cfg, trials)`` -> default record path, ``merge(parts)`` -> record (None: the study
+    has no trials to split), ``owns(config)``: whether a record's config is this study's."""
+    name: str
+    chapter: int
+    about: str
+    config: Callable[[str], Any]
+    run: Callable[..., dict]
+    path: Callable[[Any, list[int] | None], Path]
+    merge: Callable[[list[dict]], dict] | None
+    owns: Callable[[dict], bool]
+
+    def trials(self, cfg: Any) -> int | None:
+        """How many trials ``cfg`` has (None: one run, no trials to split)."""
+        return getattr(cfg, "trials", None) if self.merge else None
+
+
+def _lottery(name: str, chapter: int, about: str) -> Study:
+    return Study(
+        name, chapter, about,
+        config=lambda p: lottery.study_config(name, p),
+        run=lambda cfg, out, trials, progress: lottery.run_study(cfg, out, progress,
+                                                                 trials=trials),
+        path=lottery.record_path, merge=lottery.merge,
+        owns=lambda c: c.get("name") == name)
+
+
+def _instability(network: str) -> Study:
+    return Study(
+        f"instability-{network}", 8,
+        f"linear-mode connectivity and rewinding, {network}",
+        config=lambda p: instability.study_config(network, p),
+        run=lambda cfg, out, trials, progress: instability.run_study(cfg, out, progress,
+                                                                     trials=trials),
+        path=lambda cfg, trials: results.part_path(instability.record_path(cfg), trials,
+                                                   cfg.trials),
+        merge=instability.merge,
+        owns=lambda c: c.get("network") == network and "ks" in c)
+
+
+def _ch12_run(cfg: dict, out, trials, progress) -> dict:
+    if out is not None:
+        raise ValueError("ch12-lenet writes its record (and its compressed file) to "
+                         "data/results: leave out --out (set LTH_RESULTS_DIR to move it)")
+    return structured.run_study(cfg)
+
+
+STUDIES: dict[str, Study] = {s.name: s for s in [
+    _lottery("lenet-mnist", 5, "IMP on LeNet-300-100, MNIST: tickets and controls"),
+    _lottery("lenet-fashion-mnist", 6, "IMP on LeNet-300-100, Fashion-MNIST"),
+    _lottery("conv2-cifar10", 7, "IMP on Conv-2, CIFAR-10"),
+    _lottery("conv4-cifar10", 7, "IMP on Conv-4, CIFAR-10"),
+    _lottery("conv6-cifar10", 7, "IMP on Conv-6, CIFAR-10"),
+    _instability("lenet"),
+    _instability("conv2"),
+    Study("supermasks-lenet-mnist", 9, "masks that work untrained; edge-popup",
+          config=supermasks.study_config,
+          run=lambda cfg, out, trials, progress: supermasks.run_study(cfg, out,
+                                                                      trials=trials),
+          path=supermasks.record_path, merge=supermasks.merge,
+          owns=lambda c: "keeps" in c and "popup_keeps" in c),
+    Study("prune-at-init", 10, "SNIP, GraSP, SynFlow, magnitude and random at init",
+          config=prune_at_init.study_config,
+          run=lambda cfg, out, trials, progress: prune_at_init.run_study(
+              cfg, progress=progress, out=out, trials=trials),
+          path=prune_at_init.record_path, merge=prune_at_init.merge,
+          owns=lambda c: c.get("name") == "prune-at-init"),
+    Study("transfer-lenet", 11, "tickets moved between MNIST and Fashion-MNIST",
+          config=transfer.transfer_config,
+          run=lambda cfg, out, trials, progress: transfer.run_transfer(cfg, out, progress,
+                                                                       trials=trials),
+          path=transfer.record_path, merge=transfer.merge,
+          owns=lambda c: c.get("name") == "transfer-lenet"),
+    Study("ch12-lenet", 12, "structured vs unstructured pruning; the compressed file",
+          config=structured.study_config, run=_ch12_run,
+          path=lambda cfg, trials: structured.record_path(cfg["name"]), merge=None,
+          owns=lambda c: str(c.get("name", "")).startswith("ch12-lenet")),
+]}
+
+
+def owner(record: dict) -> Study:
+    """The study a record belongs to (by its config), or ``ValueError``."""
+    found = [s for s in STUDIES.values() if s.owns(record.get("config", {}))]
+    if len(found) != 1:
+        raise ValueError("this record's config matches no study of `python -m lth_utils "
+                         "study --help`; merge only parts written by that command")
+    return found[0]
+
+
+def merge(records: list[dict]) -> dict:
+    """Merge the parts of one study split by trials with that study's own merge."""
+    studies = {owner(r).name for r in records}
+    if len(studies) != 1:
+        raise ValueError(f"cannot merge parts of different studies: {', '.join(sorted(studies))}")
+    study = STUDIES[studies.pop()]
+    if study.merge is None:
+        raise ValueError(f"{study.name} has no trials to merge")
+    return study.merge(records)
+
+
+def listing() -> str:
+    """The studies as the command line's help prints them: name, chapter, what it is."""
+    return "\n".join(f"  {s.name:<24} ch. {s.chapter:<3} {s.about}" for s in STUDIES.values())

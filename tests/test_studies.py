@@ -1,0 +1,81 @@
+"""Every study runs, splits and merges from the command line (``python -m lth_utils study``)."""
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from lth_utils import cli, instability, results, studies
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_study_has_a_config_per_profile_and_is_listed(capsys):
+    for study in studies.STUDIES.values():
+        for profile in ("quick", "standard", "paper"):
+            study.config(profile)
+    with pytest.raises(SystemExit):
+        cli.main(["study", "--help"])
+    listed = capsys.readouterr().out
+    assert all(name in listed for name in studies.STUDIES)
+    assert "ch12-lenet" in listed and "prune-at-init" in listed and "paper" in listed
+
+
+def test_every_committed_study_record_has_exactly_one_owner():
+    """The merge command finds a part's study by its config: no record is claimed twice."""
+    for path in sorted((ROOT / "data" / "results").glob("*.json")):
+        record = json.loads(path.read_text())
+        if record.get("kind") != results.KIND:
+            continue
+        study = studies.owner(record)
+        stem = path.stem.replace("-probe", "").split("-sgd")[0]
+        assert stem.startswith(study.name) or study.name.startswith("instability"), path.name
+
+
+def _tiny_instability(monkeypatch):
+    """The instability study at a unit test's size, under its CLI name."""
+    def tiny(profile):
+        return instability.study_config(
+            "lenet", "quick", trials=2, iterations=20, ks=(0, 10), points=3, imp_rounds=1,
+            imp_rates=(0.5, 0.25), rewind_iteration=5, imp_eval_every=10, train_subset=500,
+            eval_size=200)
+    real = studies.STUDIES["instability-lenet"]
+    monkeypatch.setitem(studies.STUDIES, "instability-lenet",
+                        dataclasses.replace(real, config=tiny))
+
+
+def test_split_on_the_command_line_then_merge_equals_one_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LTH_RESULTS_DIR", str(tmp_path))
+    _tiny_instability(monkeypatch)
+    run = ["study", "instability-lenet", "--no-progress"]
+    assert cli.main(run + ["--trials", "1"]) == 0
+    assert cli.main(run + ["--trials", "0"]) == 0
+    parts = sorted(tmp_path.glob("instability-lenet-quick.trials-*.json"))
+    assert [p.name for p in parts] == ["instability-lenet-quick.trials-0-0.json",
+                                       "instability-lenet-quick.trials-1-1.json"]
+    merged = tmp_path / "merged.json"
+    assert cli.main(["merge", *map(str, parts), "--out", str(merged)]) == 0
+    assert "2 trials" in capsys.readouterr().out
+    assert cli.main(run + ["--out", str(tmp_path / "whole.json")]) == 0
+    whole, got = (results.load_record(p) for p in (tmp_path / "whole.json", merged))
+    assert got["paths"] == whole["paths"] and got["imp"] == whole["imp"]
+    assert [p["trials"] for p in got["merged_from"]] == [[0], [1]]
+
+
+def _exit_message(capsys, argv) -> str:
+    with pytest.raises(SystemExit) as stop:
+        cli.main(argv)
+    assert stop.value.code == 2, argv
+    return capsys.readouterr().err
+
+
+def test_bad_splits_and_merges_say_what_to_do(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LTH_PROFILE", "quick")
+    assert "no trials to split" in _exit_message(capsys, ["study", "ch12-lenet", "--trials", "0"])
+    msg = _exit_message(capsys, ["study", "prune-at-init", "--trials", "3"])
+    assert "--trials '3'" in msg and "this study has" in msg
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text(json.dumps({"kind": results.KIND, "schema": results.SCHEMA,
+                                   "complete": True, "config": {"what": 1}}))
+    assert "matches no study" in _exit_message(
+        capsys, ["merge", str(foreign), "--out", str(tmp_path / "m.json")])
