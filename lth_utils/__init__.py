@@ -11,7 +11,8 @@ figures for the chapters in ``plots`` (shared helpers; chapters 1–2),
 CIFAR-10 from the same engine), and ``widgets`` (the
 "Try it" panels, which may import the others; none imports it). ``cli`` and ``bench`` are the
 command line (``python -m lth_utils``) and its speed benchmark; ``studies`` is the command
-line's table of every study (its config per profile, how to run, split and merge it).
+line's table of every study (its config per profile, how to run, split and merge it), and
+``cluster`` runs a study's trials as tasks on a Dask cluster.
 
 Part II, one module per method: ``supermasks`` (chapter 9: mask criteria, kept-weight variants,
 untrained supermasks, edge-popup); ``prune_at_init`` (chapter 10: SNIP, GraSP, SynFlow,

@@ -46,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--trials", default=None,
                     help="run only these trials, e.g. 0-1 (then merge the parts); default all")
     st.add_argument("--no-progress", action="store_true", help="no progress bars")
+    st.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="run the trials as tasks on a Dask cluster: 'local' (a local cluster "
+                         "of --parts processes) or a scheduler's address (tcp://HOST:8786); "
+                         "the parts are merged into --out")
+    st.add_argument("--parts", type=int, default=2,
+                    help="with --scheduler: how many tasks the trials are split into")
     mg = sub.add_parser("merge", help="merge the parts of a study split with --trials")
     mg.add_argument("parts", nargs="+", help="the parts' record files (JSON)")
     mg.add_argument("--out", required=True, help="the merged record's path")
@@ -83,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
             if n is None and args.trials is not None:
                 raise ValueError(f"{args.name} has no trials to split: leave out --trials")
             trials = results.parse_trials(args.trials, n) if n else None
+            if args.scheduler and (n is None or args.trials is not None):
+                raise ValueError("--scheduler spreads all of a study's trials: leave out "
+                                 "--trials" if n else f"{args.name} has no trials to spread")
         except ValueError as err:
             parser.exit(2, f"study: {err}\n")
         profile = cfg["name"].rsplit("-", 1)[1] if isinstance(cfg, dict) else cfg.profile
@@ -90,7 +99,12 @@ def main(argv: list[str] | None = None) -> int:
               + (f"trials {args.trials or 'all'} of {n} · " if n else "") + device_name())
         t0 = time.time()
         try:
-            record = study.run(cfg, args.out, trials, False if args.no_progress else None)
+            if args.scheduler:
+                from .cluster import run_on_dask
+                record = run_on_dask(study, cfg, args.out or study.path(cfg, None),
+                                     args.parts, args.scheduler)
+            else:
+                record = study.run(cfg, args.out, trials, False if args.no_progress else None)
         except (OSError, ValueError, RuntimeError) as err:
             parser.exit(2, f"study: {err}\n")
         where = args.out or study.path(cfg, trials)

@@ -79,3 +79,23 @@ def test_bad_splits_and_merges_say_what_to_do(tmp_path, monkeypatch, capsys):
                                    "complete": True, "config": {"what": 1}}))
     assert "matches no study" in _exit_message(
         capsys, ["merge", str(foreign), "--out", str(tmp_path / "m.json")])
+
+
+def test_a_local_dask_cluster_of_two_workers_writes_the_one_run_record(tmp_path, monkeypatch):
+    """The trials as two tasks on a local Dask cluster (two worker processes): the merged
+    record equals the in-process run's, and both part records are kept."""
+    from lth_utils import cluster
+    assert cluster.split([0, 1, 2, 3, 4], 2) == [[0, 1, 2], [3, 4]]
+    assert cluster.split([0, 1], 5) == [[0], [1]]
+    monkeypatch.setenv("LTH_RESULTS_DIR", str(tmp_path))
+    _tiny_instability(monkeypatch)
+    study = studies.STUDIES["instability-lenet"]
+    cfg = study.config("quick")
+    whole = study.run(cfg, tmp_path / "whole.json", None, False)
+    got = cluster.run_on_dask(study, cfg, tmp_path / "dask.json", parts=2, scheduler="local")
+    assert got["paths"] == whole["paths"] and got["imp"] == whole["imp"]
+    assert results.load_record(tmp_path / "dask.json") == got
+    assert sorted(p.name for p in tmp_path.glob("dask.trials-*.json")) == [
+        "dask.trials-0-0.json", "dask.trials-1-1.json"]
+    assert {p["code_version"]["source_sha256"] for p in got["merged_from"]} == \
+        {whole["code_version"]["source_sha256"]}
