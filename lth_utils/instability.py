@@ -24,7 +24,6 @@ record in ``data/results/instability-NETWORK-PROFILE.json``; its figures are in
 """
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -369,18 +368,8 @@ def run_study(cfg: InstabilityConfig | None = None, out: str | Path | None = Non
 
 def _run(cfg: InstabilityConfig, out: Path, trials: list[int], progress, data, log) -> dict:
     from . import device_name
-    ckpt = out.with_suffix(".ckpt.pt")
-    state = None
-    if ckpt.exists():
-        try:
-            state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        except Exception as err:  # truncated or corrupt
-            log(f"{ckpt.name} is unreadable ({type(err).__name__}); moved aside, starting "
-                f"afresh")
-            ckpt.replace(ckpt.with_suffix(".bad.pt"))
-        if state is not None and (state.get("config") != cfg.to_dict()
-                                  or state.get("trials", trials) != trials):
-            state = None
+    ckpt = results.checkpoint_path(out)
+    state = results.load_checkpoint(ckpt, cfg.to_dict(), log, trials)
     if state is None:
         state = {"config": cfg.to_dict(), "trials": trials, "rows": {}, "wall_time_s": 0.0}
     else:
@@ -393,9 +382,7 @@ def _run(cfg: InstabilityConfig, out: Path, trials: list[int], progress, data, l
         started = time.time()
         state["rows"][unit] = _unit(cfg, unit, template, data, state, progress, trials)
         state["wall_time_s"] += time.time() - started
-        tmp = ckpt.with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, ckpt)
+        results.save_checkpoint(ckpt, state)
         log(f"{out.name}: {unit} done ({state['wall_time_s'] / 60:.1f} min so far)")
     rows = [state["rows"][u] for u in _units(cfg, trials)]
     record = {"kind": results.KIND, "schema": results.SCHEMA, "complete": True,
@@ -407,7 +394,7 @@ def _run(cfg: InstabilityConfig, out: Path, trials: list[int], progress, data, l
     if trials != list(range(cfg.trials)):
         record["trials"] = trials
     results.save_record(record, out)
-    ckpt.unlink(missing_ok=True)
+    results.remove_checkpoint(ckpt)
     return record
 
 

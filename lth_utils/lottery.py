@@ -235,25 +235,6 @@ def record_path(cfg: StudyConfig, trials: list[int] | None = None) -> Path:
                              trials, cfg.trials)
 
 
-def _load_checkpoint(path: Path, config: dict, log) -> dict | None:
-    """The newest readable checkpoint of ``config`` (``path``, else the one before it)."""
-    for candidate in (path, path.with_suffix(".prev.pt")):
-        if not candidate.exists():
-            continue
-        try:
-            state = torch.load(candidate, map_location="cpu", weights_only=True)
-        except Exception as err:  # truncated or corrupt: torch's zip reader, EOF, unpickling
-            log(f"{candidate.name} is unreadable ({type(err).__name__}: {str(err)[:80]}); "
-                f"moved aside to {candidate.name}.corrupt")
-            os.replace(candidate, candidate.with_name(candidate.name + ".corrupt"))
-            continue
-        if state.get("config") != config:
-            log(f"{candidate.name}: checkpoint of another config; not used")
-            continue
-        return state
-    return None
-
-
 def run_study(cfg: StudyConfig, out: str | Path | None = None, progress: bool | None = None,
               data: data_mod.Splits | None = None, log=print,
               trials: list[int] | None = None) -> dict:
@@ -302,8 +283,8 @@ def _check_sparsest_round(cfg: StudyConfig) -> None:
 def _run(cfg: StudyConfig, out: Path, config: dict, trials: list[int], progress, data,
          log) -> dict:
     from . import device_name
-    ckpt_path = out.with_suffix(".ckpt.pt")
-    state = _load_checkpoint(ckpt_path, config, log)
+    ckpt_path = results.checkpoint_path(out)
+    state = results.load_checkpoint(ckpt_path, config, log)
     if state is not None and state["record"].get("trials", trials) != trials:
         log(f"{ckpt_path.name}: checkpoint of other trials; starting afresh")
         state = None
@@ -324,17 +305,13 @@ def _run(cfg: StudyConfig, out: Path, config: dict, trials: list[int], progress,
         record["device"] += f" + {here}"
     if state["next"] == "done":  # killed after the last checkpoint, before the record was written
         results.save_record(record, out)
-        _remove_checkpoints(ckpt_path)
+        results.remove_checkpoint(ckpt_path)
         return record
 
     def checkpoint(next_stage, started: float, **tensors) -> None:
         record["wall_time_s"] = round(record["wall_time_s"] + time.time() - started, 1)
         state.update(next=next_stage, **tensors)
-        tmp = ckpt_path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        if ckpt_path.exists():
-            os.replace(ckpt_path, ckpt_path.with_suffix(".prev.pt"))
-        os.replace(tmp, ckpt_path)
+        results.save_checkpoint(ckpt_path, state)
         results.save_record(record, out)
 
     n = len(trials)
@@ -412,13 +389,8 @@ def _run(cfg: StudyConfig, out: Path, config: dict, trials: list[int], progress,
     if not record["complete"]:  # studies with 0 rounds end after the dense stage / one-shot
         record["complete"] = True
         results.save_record(record, out)
-    _remove_checkpoints(ckpt_path)
+    results.remove_checkpoint(ckpt_path)
     return record
-
-
-def _remove_checkpoints(ckpt_path: Path) -> None:
-    ckpt_path.unlink(missing_ok=True)
-    ckpt_path.with_suffix(".prev.pt").unlink(missing_ok=True)
 
 
 def layer_prune(cfg: StudyConfig, weights: dict[str, torch.Tensor], masks: Masks) -> Masks:

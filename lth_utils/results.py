@@ -135,6 +135,69 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
+# ----------------------------------------------------------------------------- checkpoints
+# One format for every study: ``NAME.ckpt.pt`` beside the record, a dict of tensors and plain
+# data written with torch.save and read with ``weights_only=True`` (no object is unpickled),
+# written atomically, the one before it kept as ``NAME.ckpt.prev.pt``.
+
+def checkpoint_path(record: str | Path) -> Path:
+    """Where the checkpoint of the record at ``record`` lives: ``NAME.ckpt.pt``."""
+    return Path(record).with_suffix(".ckpt.pt")
+
+
+def _previous(ckpt: Path) -> Path:
+    return ckpt.with_suffix(".prev.pt")
+
+
+def save_checkpoint(ckpt: str | Path, state: dict) -> None:
+    """Write ``state`` (tensors, numbers, strings, lists, dicts) to ``ckpt`` atomically,
+    keeping the checkpoint it replaces as the fallback (``.prev.pt``)."""
+    import io
+
+    import torch
+    ckpt = Path(ckpt)
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    if ckpt.exists():
+        os.replace(ckpt, _previous(ckpt))
+    atomic_write_bytes(ckpt, buffer.getvalue())
+
+
+def load_checkpoint(ckpt: str | Path, config: dict, log=print,
+                    trials: list[int] | None = None) -> dict | None:
+    """The newest readable checkpoint of ``config`` (and of ``trials``, when the state says
+    which it holds): ``ckpt``, else the one before it; ``None`` if neither. An unreadable one
+    (truncated, corrupt, or holding objects that would need unpickling) is moved aside to
+    ``.corrupt`` and said so."""
+    import torch
+    ckpt = Path(ckpt)
+    for candidate in (ckpt, _previous(ckpt)):
+        if not candidate.exists():
+            continue
+        try:
+            state = torch.load(candidate, map_location="cpu", weights_only=True)
+        except Exception as err:  # truncated or corrupt: torch's zip reader, EOF, unpickling
+            log(f"{candidate.name} is unreadable ({type(err).__name__}: {str(err)[:80]}); "
+                f"moved aside to {candidate.name}.corrupt")
+            os.replace(candidate, candidate.with_name(candidate.name + ".corrupt"))
+            continue
+        if not isinstance(state, dict) or state.get("config") != config:
+            log(f"{candidate.name}: checkpoint of another config; not used")
+            continue
+        if trials is not None and state.get("trials", trials) != trials:
+            log(f"{candidate.name}: checkpoint of trials {state.get('trials')}, not {trials}; "
+                f"not used")
+            continue
+        return state
+    return None
+
+
+def remove_checkpoint(ckpt: str | Path) -> None:
+    """Delete a finished study's checkpoint and its fallback."""
+    Path(ckpt).unlink(missing_ok=True)
+    _previous(Path(ckpt)).unlink(missing_ok=True)
+
+
 def check_output(path: str | Path) -> Path:
     """Refuse, before any training, an output that could not hold a record or would destroy
     another file: ``path`` must end in ``.json``, be a study record if it exists, and its folder

@@ -348,15 +348,14 @@ def run_study(cfg: SupermaskConfig | None = None, path=None, data=None,
               trials: list[int] | None = None) -> dict:
     """The chapter's study, read from its record if one with this config exists, else run
     and saved to ``data/results/supermasks-lenet-mnist-PROFILE.json``. The trials done so far
-    are kept beside it (``.ckpt.json``) after each one, so a killed study resumes at the next
+    are kept beside it (``.ckpt.pt``) after each one, so a killed study resumes at the next
     trial. ``data``: splits to use instead of :func:`load_data` (tests). ``trials``: compute
     only these trial indices, a part that :func:`merge` joins with the others (each trial
     trains apart, so a part holds the same numbers as one run)."""
-    import json
-
     from . import device_name
-    from .results import (KIND, SCHEMA, check_output, check_part, code_version, load_cached,
-                          parse_trials, save_record, writer_lock)
+    from .results import (KIND, SCHEMA, check_output, check_part, checkpoint_path, code_version,
+                          load_checkpoint, load_cached, parse_trials, remove_checkpoint,
+                          save_checkpoint, save_record, writer_lock)
     cfg = cfg or study_config()
     every = list(range(cfg.trials))
     trials = every if trials is None else list(trials)
@@ -367,27 +366,21 @@ def run_study(cfg: SupermaskConfig | None = None, path=None, data=None,
     if cached is not None and held_trials(cached) == trials:
         return cached
     check_part(path, cfg.to_dict(), trials, held_trials)
-    ckpt = path.with_suffix(".ckpt.json")
+    ckpt = checkpoint_path(path)
     with writer_lock(path):
-        try:
-            done = json.loads(ckpt.read_text()) if ckpt.exists() else {}
-        except json.JSONDecodeError:   # a truncated checkpoint: start afresh, say so
-            print(f"{ckpt.name} is unreadable (truncated?); moved aside, starting afresh")
-            ckpt.replace(ckpt.with_suffix(".bad.json"))
-            done = {}
-        if done.get("config") != cfg.to_dict() or not set(held_trials(done)) <= set(trials):
-            done = {"config": cfg.to_dict(), "trials": [], "wall_time_s": 0.0}
+        done = load_checkpoint(ckpt, cfg.to_dict(), trials=trials) or {
+            "config": cfg.to_dict(), "trials": trials, "done": [], "wall_time_s": 0.0}
         data = data if data is not None else load_data(cfg)
-        for s in trials[len(done["trials"]):]:
+        for s in trials[len(done["done"]):]:
             start = time.time()
-            done["trials"].append(_trial(s, data, cfg))
+            done["done"].append(_trial(s, data, cfg))
             done["wall_time_s"] = round(done["wall_time_s"] + time.time() - start, 1)
-            save_record(done, ckpt)
+            save_checkpoint(ckpt, done)
         record = {"kind": KIND, "schema": SCHEMA, "complete": True, "config": cfg.to_dict(),
                   "code_version": code_version(), "device": device_name(),
-                  "wall_time_s": done["wall_time_s"], "trials": done["trials"]}
+                  "wall_time_s": done["wall_time_s"], "trials": done["done"]}
         save_record(record, path)
-        ckpt.unlink(missing_ok=True)
+        remove_checkpoint(ckpt)
     return record
 
 

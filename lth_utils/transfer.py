@@ -229,20 +229,6 @@ def held_trials(record: dict) -> list[int] | None:
     return record.get("trials")
 
 
-def _load_state(ckpt: Path, config: dict, log) -> dict | None:
-    """The checkpoint of a killed run of ``config``, if readable (else None)."""
-    if not ckpt.exists():
-        return None
-    try:
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated or corrupt
-        log(f"{ckpt.name} is unreadable ({type(err).__name__}); moved aside, starting "
-            f"afresh")
-        ckpt.replace(ckpt.with_suffix(".bad.pt"))
-        return None
-    return state if state.get("config") == config else None
-
-
 def run_transfer(cfg: TransferConfig, out: str | Path | None = None,
                  progress: bool | None = None, log=print,
                  trials: list[int] | None = None) -> dict:
@@ -269,10 +255,8 @@ def run_transfer(cfg: TransferConfig, out: str | Path | None = None,
 
 def _run(cfg: TransferConfig, out: Path, trials: list[int], progress, log) -> dict:
     from . import device_name
-    ckpt = out.with_suffix(".ckpt.pt")
-    state = _load_state(ckpt, cfg.to_dict(), log)
-    if state is not None and state.get("trials", trials) != trials:
-        state = None
+    ckpt = results.checkpoint_path(out)
+    state = results.load_checkpoint(ckpt, cfg.to_dict(), log, trials)
     if state is None:
         log(f"computing {out.name} (no record for this config)")
         state = {"config": cfg.to_dict(), "trials": trials, "tickets": {}, "dense": {},
@@ -282,9 +266,7 @@ def _run(cfg: TransferConfig, out: Path, trials: list[int], progress, log) -> di
 
     def checkpoint(started: float) -> None:
         state["wall_time_s"] += time.time() - started
-        tmp = ckpt.with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, ckpt)
+        results.save_checkpoint(ckpt, state)
 
     splits = {n: load_data(cfg, n) for n in cfg.datasets}
     tickets, dense = state["tickets"], state["dense"]
@@ -325,7 +307,7 @@ def _run(cfg: TransferConfig, out: Path, trials: list[int], progress, log) -> di
     if trials != list(range(cfg.trials)):
         record["trials"] = trials
     results.save_record(record, out)
-    ckpt.unlink(missing_ok=True)
+    results.remove_checkpoint(ckpt)
     return record
 
 

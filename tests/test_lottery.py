@@ -235,16 +235,18 @@ class _Payload:
 def test_a_crafted_checkpoint_cannot_run_code(tmp_path):
     """Checkpoints are loaded with weights_only=True (tensors and plain data): a pickle that
     would run code on loading is refused, moved aside, and the study starts afresh."""
-    from lth_utils import transfer
     marker = tmp_path / "pwned"
-    for i, load in enumerate((lambda p: lottery._load_checkpoint(p, {"a": 1}, logs.append),
-                              lambda p: transfer._load_state(p, {"a": 1}, logs.append))):
-        logs: list[str] = []
-        ckpt = tmp_path / f"s{i}.ckpt.pt"
-        torch.save({"config": {"a": 1}, "x": _Payload(marker)}, ckpt)
-        assert load(ckpt) is None
-        assert not marker.exists(), "loading a checkpoint ran code"
-        assert any("unreadable" in m for m in logs), logs
+    logs: list[str] = []
+    ckpt = tmp_path / "s.ckpt.pt"
+    torch.save({"config": {"a": 1}, "x": _Payload(marker)}, ckpt)
+    assert results.load_checkpoint(ckpt, {"a": 1}, logs.append) is None
+    assert not marker.exists(), "loading a checkpoint ran code"
+    assert any("unreadable" in m for m in logs) and (tmp_path / "s.ckpt.pt.corrupt").exists()
+    # every study saves and loads its checkpoints through results (one format)
+    for f in ("lottery", "instability", "transfer", "supermasks"):
+        text = (ROOT / "lth_utils" / f"{f}.py").read_text()
+        assert "save_checkpoint(" in text and "load_checkpoint(" in text, f
+        assert "torch.load(" not in text and "torch.save(" not in text, f
     # no loader in the package unpickles arbitrary objects
     for f in (ROOT / "lth_utils").glob("*.py"):
         assert "weights_only=False" not in f.read_text(), f.name

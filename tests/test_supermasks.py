@@ -223,11 +223,11 @@ def test_killed_study_resumes_at_the_next_trial(tmp_path, mnist_small, monkeypat
     monkeypatch.setattr(sm, "_trial", killed_in_trial_1)
     with pytest.raises(KeyboardInterrupt):
         sm.run_study(cfg, path, data=mnist_small)
-    assert not path.exists() and path.with_suffix(".ckpt.json").exists()
+    assert not path.exists() and path.with_suffix(".ckpt.pt").exists()
     monkeypatch.setattr(sm, "_trial", lambda seed, *a: ran.append(seed) or real(seed, *a))
     rec = sm.run_study(cfg, path, data=mnist_small)
     assert ran == [0, 1] and len(rec["trials"]) == 2 and rec["complete"]
-    assert not path.with_suffix(".ckpt.json").exists()
+    assert not path.with_suffix(".ckpt.pt").exists()
 
 
 def test_split_by_trials_merges_into_one_run_and_a_truncated_checkpoint_is_moved_aside(
@@ -240,9 +240,9 @@ def test_split_by_trials_merges_into_one_run_and_a_truncated_checkpoint_is_moved
     assert sm.held_trials(part1) == [1]
     assert (tmp_path / "supermasks-lenet-mnist-test.trials-1-1.json").exists()
     whole_path = tmp_path / "whole.json"
-    whole_path.with_suffix(".ckpt.json").write_text('{"config": {"prof')     # truncated
+    whole_path.with_suffix(".ckpt.pt").write_bytes(b"PK\x03\x04trunc")     # truncated
     whole = sm.run_study(cfg, whole_path, data=mnist_small)
-    assert (tmp_path / "whole.ckpt.bad.json").exists()
+    assert (tmp_path / "whole.ckpt.pt.corrupt").exists()
     part0 = sm.run_study(cfg, data=mnist_small, trials=[0])
     merged = sm.merge([part1, part0])
     assert merged["trials"] == whole["trials"] and merged["config"] == whole["config"]
