@@ -16,6 +16,9 @@ rounds of 50% (25% in the output layer), and the instability of the reset ticket
 reinitialised and of the rewound ticket; record ``...-lrLR-imp.json``.
 
     .venv/bin/python tools/instability_probe.py 0.05 --imp   # about 75 minutes on one core
+    # or split over two cores, then merge the parts:
+    .venv/bin/python tools/instability_probe.py 0.05 --imp --trials 0-1 &
+    .venv/bin/python tools/instability_probe.py 0.05 --imp --trials 2
 """
 from __future__ import annotations
 
@@ -42,11 +45,15 @@ def imp_config(lr: float) -> instability.InstabilityConfig:
         imp_rounds=4, imp_rates=(0.5, 0.25), rewind_iteration=500, imp_eval_every=100)
 
 
-def main(lr: float, imp: bool = False) -> dict:
+def main(lr: float, imp: bool = False, trials: str | None = None) -> dict:
+    """Run (or resume, or read) the probe at ``lr``; ``trials`` ("0-1"): only those trials,
+    a part to merge with ``python -m lth_utils merge``."""
     cfg = imp_config(lr) if imp else probe_config(lr)
-    out = results.results_dir() / (f"instability-probe-conv2-sgd-lr{lr:g}"
-                                   + ("-imp" if imp else "") + ".json")
-    record = instability.run_study(cfg, out, progress=False)
+    part = results.parse_trials(trials, cfg.trials)
+    out = results.part_path(results.results_dir() / (f"instability-probe-conv2-sgd-lr{lr:g}"
+                                                     + ("-imp" if imp else "") + ".json"),
+                            part, cfg.trials)
+    record = instability.run_study(cfg, out, progress=False, trials=part)
     for row in record["paths"]:
         print(f"k = {row['k']:>4} · trial {row['trial']} · instability "
               f"{100 * row['instability']:.2f} pp · end errors "
@@ -56,9 +63,10 @@ def main(lr: float, imp: bool = False) -> dict:
 
 
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    imp = "--imp" in args
-    args = [a for a in args if a != "--imp"]
-    if len(args) != 1:
-        sys.exit("usage: python tools/instability_probe.py LEARNING_RATE [--imp]  (e.g. 0.05)")
-    main(float(args[0]), imp)
+    import argparse
+    cli = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    cli.add_argument("lr", type=float, help="SGD's learning rate, e.g. 0.05")
+    cli.add_argument("--imp", action="store_true", help="the ticket part (IMP reset/rewind)")
+    cli.add_argument("--trials", default=None, help="only these trials, e.g. 0-1 (a part)")
+    args = cli.parse_args()
+    main(args.lr, args.imp, args.trials)
