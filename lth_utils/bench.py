@@ -9,58 +9,60 @@ weight, write weight: 3 x 4 bytes per masked weight). Then, for LeNet-300-100 at
 Adam and half of the weights pruned, the ms per network-iteration and the % of the roofline
 reached by (a) the textbook loop (``nn.Module`` + torchvision ``Dataset`` + ``DataLoader``),
 (b) a plain in-memory loop, (c) the population engine at K = 1, 4, 10, 20 (per network); then
-the same for Conv-2 on CIFAR-10 at small K. Evaluation is excluded (the validation and test
-sets are cut to one batch). A benchmark prints figures; no test times anything.
+the same for Conv-2 on CIFAR-10 at K = 1 and 4, at width 1 (the paper's network) and 0.25 (the
+book's CPU-sized stand-in). Evaluation is excluded (the validation and test sets are cut to one
+batch).
+
+For each Conv-2 width, a second table times the conv layers alone (forward and backward) in the
+engine's layout, one convolution per member (``population.population_forward``), against the
+layout it replaced: one grouped convolution over all K members, member k owning channel group k.
+The grouped layout lives here only, for this comparison: its arithmetic depends on K, so a
+member would not compute what it computes alone (``tests/test_population.py``).
+
+Every time is the median of ``torch.utils.benchmark.Timer.blocked_autorange`` at the thread
+count the table states (the timer waits for a GPU to finish). A benchmark prints figures; no test
+times anything (``tests/test_bench.py`` checks the FLOP count against PyTorch's own counter).
 """
 from __future__ import annotations
 
 import gc
 import os
-import time
+from collections import OrderedDict
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from . import data as data_mod
 from . import masks, models, population, pruning, training
 
+CONV_WIDTHS = (1.0, 0.25)   # the paper's Conv-2 and the book's CPU-sized stand-in
 
-def sgemm_gflops(n: int = 2048, repeat: int = 10, device: str = "cpu") -> float:
-    """Single-precision matmul rate of ``device`` (GFLOP/s), the best of ``repeat`` runs."""
+
+def seconds(fn, *args, min_run_time: float = 1.0) -> float:
+    """Median seconds of one call ``fn(*args)``: ``torch.utils.benchmark``'s
+    ``blocked_autorange``, at this process's thread count (``torch.get_num_threads()``)."""
+    from torch.utils import benchmark
+    timer = benchmark.Timer("fn(*args)", globals={"fn": fn, "args": args},
+                            num_threads=torch.get_num_threads())
+    return timer.blocked_autorange(min_run_time=min_run_time).median
+
+
+def sgemm_gflops(n: int = 2048, device: str = "cpu", min_run_time: float = 1.0) -> float:
+    """Single-precision matmul rate of ``device`` (GFLOP/s) on n x n matrices."""
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    a @ b
-    best = float("inf")
-    for _ in range(repeat):
-        _sync(device)
-        t = time.perf_counter()
-        a @ b
-        _sync(device)
-        best = min(best, time.perf_counter() - t)
-    return 2 * n ** 3 / best / 1e9
+    return 2 * n ** 3 / seconds(torch.mm, a, b, min_run_time=min_run_time) / 1e9
 
 
-def bandwidth_gbs(megabytes: int = 256, repeat: int = 5, device: str = "cpu") -> float:
-    """Memory bandwidth (GB/s of bytes read plus written) of a large tensor copy, the best of
-    ``repeat`` runs; the arrays are far larger than any cache."""
+def bandwidth_gbs(megabytes: int = 256, device: str = "cpu", min_run_time: float = 1.0) -> float:
+    """Memory bandwidth (GB/s of bytes read plus written) of a large tensor copy; the arrays are
+    far larger than any cache."""
     n = megabytes * 2 ** 20 // 4
     a, b = torch.ones(n, device=device), torch.empty(n, device=device)
-    b.copy_(a)
-    best = float("inf")
-    for _ in range(repeat):
-        _sync(device)
-        t = time.perf_counter()
-        b.copy_(a)
-        _sync(device)
-        best = min(best, time.perf_counter() - t)
-    return 2 * 4 * n / best / 1e9
+    return 2 * 4 * n / seconds(b.copy_, a, min_run_time=min_run_time) / 1e9
 
 
-def _sync(device) -> None:
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize()
-
-
-def roofline_ms(model: torch.nn.Module, image: tuple[int, ...], batch: int, gflops: float,
+def roofline_ms(model: nn.Module, image: tuple[int, ...], batch: int, gflops: float,
                 gbs: float) -> float:
     """The floor of one training iteration of ``model`` (ms): matmul FLOPs at ``gflops`` plus
     the optimiser's (7 x 4 bytes per parameter) and the mask's (3 x 4 bytes per prunable weight)
@@ -71,33 +73,28 @@ def roofline_ms(model: torch.nn.Module, image: tuple[int, ...], batch: int, gflo
     return 1e3 * (flops_per_iteration(model, image, batch) / (gflops * 1e9) + traffic / (gbs * 1e9))
 
 
-def flops_per_iteration(model: torch.nn.Module, image: tuple[int, ...], batch: int) -> float:
-    """Multiply-adds x2 of one training iteration: forward, weight gradients, input gradients
-    (all but the first layer's)."""
+def flops_per_iteration(model: nn.Module, image: tuple[int, ...], batch: int) -> float:
+    """Multiply-adds x2 of one training iteration of ``model`` on ``batch`` images of shape
+    ``image`` (C, H, W): forward, weight gradients, input gradients (all but the first layer's,
+    whose input needs none). Matmuls and convolutions only: bias adds, activations, pooling, the
+    loss and the optimiser are not counted (``torch.utils.flop_counter`` counts the same)."""
     counts = []
 
     def hook(m, inp, out):
-        if isinstance(m, torch.nn.Linear):
+        if isinstance(m, nn.Linear):
             counts.append(2 * m.in_features * m.out_features)
-        elif isinstance(m, torch.nn.Conv2d):
+        elif isinstance(m, nn.Conv2d):
             counts.append(2 * m.weight[0].numel() * out.shape[1] * out.shape[2] * out.shape[3])
     handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))]
+               if isinstance(m, (nn.Linear, nn.Conv2d))]
     with torch.no_grad():
-        model(torch.zeros(1, *image))
+        model(torch.zeros(1, *image, device=next(model.parameters()).device))
     for h in handles:
         h.remove()
     return batch * (2 * sum(counts) + sum(counts[1:]))
 
 
-def _time(fn, iterations: int, device="cpu") -> float:
-    fn(5)  # warm-up
-    _sync(device)
-    t = time.perf_counter()
-    fn(iterations)
-    _sync(device)
-    return (time.perf_counter() - t) / iterations
-
+# ----------------------------------------------------------------------------- the loops timed
 
 def _textbook_loop(model, loader, iterations: int) -> None:
     opt = torch.optim.Adam(model.parameters(), lr=1.2e-3)
@@ -116,20 +113,21 @@ def _textbook_loop(model, loader, iterations: int) -> None:
 
 def _plain_loop(model, d, batch: int, iterations: int) -> None:
     opt = torch.optim.Adam(model.parameters(), lr=1.2e-3)
-    stream = training.batch_indices(len(d.train_y), batch, torch.Generator().manual_seed(0))
+    stream = training.batch_indices(len(d.train_y), batch, torch.Generator().manual_seed(0),
+                                    d.device)
     for _ in range(iterations):
-        idx = next(stream).to(d.device)
+        idx = next(stream)
         loss = F.cross_entropy(model(d.train_x[idx]), d.train_y[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
 
 
-def _population(name: str, d, batch: int, k: int):
+def _population(name: str, d, batch: int, k: int, width: float = 1.0):
     """A function ``run(iterations)`` that trains K ``name`` networks as one population; the
     networks, their masks (half the weights pruned, so per-step masking is measured) and the
     stacked copies are built here, outside the timed call."""
-    nets = [models.build(name, s) for s in range(k)]
+    nets = [models.build(name, s, width=width) for s in range(k)]
     half = [pruning.random_unstructured(masks.ones(n), 0.5, torch.Generator().manual_seed(s))
             for s, n in enumerate(nets)]
     params, stacked_masks = population.stack(nets), population.stack_masks(half)
@@ -142,6 +140,54 @@ def _population(name: str, d, batch: int, k: int):
     return run
 
 
+# ----------------------------------------------------------------------------- conv layouts
+
+def conv_layers(template: nn.Sequential) -> nn.Sequential:
+    """The layers of a conv net before its ``Flatten`` (its convolutions, ReLUs and pools; the
+    same modules, not copies)."""
+    children = list(template.named_children())
+    return nn.Sequential(OrderedDict(children[:[n for n, _ in children].index("flatten")]))
+
+
+def grouped_conv_forward(layers: nn.Sequential, params: population.Params,
+                         x: torch.Tensor) -> torch.Tensor:
+    """The layout the engine replaced, for timing only: K members' conv ``layers`` as one
+    grouped convolution each, member k owning channel group k. ``x`` (K, B, C, H, W), each
+    member its own batch; returns (B, K * C', H', W')."""
+    k = x.shape[0]
+    h = x.transpose(0, 1).reshape(x.shape[1], -1, *x.shape[3:])     # (B, K * C, H, W)
+    for name, layer in layers.named_children():
+        if isinstance(layer, nn.Conv2d):
+            w, b = params[f"{name}.weight"], params[f"{name}.bias"]
+            h = F.conv2d(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), layer.stride,
+                         layer.padding, groups=k)
+        else:
+            h = layer(h)
+    return h
+
+
+def _conv_step(width: float, k: int, batch: int, grouped: bool, device):
+    """A function ``step()``: forward and backward of the conv layers of K Conv-2 members at
+    ``width``, each on its own batch of CIFAR-sized images, in the grouped layout or the
+    engine's (``population_forward``)."""
+    nets = [conv_layers(models.build("conv2", s, width=width)) for s in range(k)]
+    params = {n: p.to(device).requires_grad_(True) for n, p in population.stack(nets).items()}
+    x = torch.randn(k, batch, 3, 32, 32, device=device)
+
+    def step() -> None:
+        for p in params.values():
+            p.grad = None
+        if grouped:
+            outs = [grouped_conv_forward(nets[0], params, x)]
+        else:
+            h = population.population_forward(nets[0], params, x)
+            outs = h if isinstance(h, list) else [h]
+        sum(o.sum() for o in outs).backward()
+    return step
+
+
+# ----------------------------------------------------------------------------- the benchmark
+
 def _rss_mb() -> float:
     try:
         import psutil
@@ -150,57 +196,107 @@ def _rss_mb() -> float:
         return float("nan")
 
 
-def run_bench(iterations: int = 200, conv_k: int = 4, ks: tuple[int, ...] = (1, 4, 10, 20)) -> dict:
-    """Run the benchmark, print a table, return the numbers."""
+def _print_rows(rows: list[dict]) -> None:
+    print(f"{'loop':<62}{'ms/net-it':>10}{'GFLOP/s':>9}{'% roofline':>11}{'x (a)':>7}")
+    base = rows[0]["ms"]
+    for r in rows:
+        print(f"{r['loop']:<62}{r['ms']:>10.3f}{r['gflops']:>9.1f}{r['roofline_pct']:>10.0f}%"
+              f"{base / r['ms']:>7.1f}")
+
+
+def _print_layouts(rows: list[dict]) -> None:
+    print(f"{'conv layers, forward + backward':<62}{'ms/net':>10}{'GFLOP/s':>9}")
+    for r in rows:
+        print(f"{r['loop']:<62}{r['ms']:>10.3f}{r['gflops']:>9.1f}")
+
+
+def run_bench(iterations: int = 200, conv_k: int = 4, ks: tuple[int, ...] = (1, 4, 10, 20),
+              widths: tuple[float, ...] = CONV_WIDTHS, min_run_time: float = 1.0) -> dict:
+    """Run the benchmark and print its tables; ``iterations`` per timed call of a LeNet loop
+    (a tenth of it, at least 2, for Conv-2), ``conv_k``: Conv-2's largest population.
+
+    Returns ``{"machine", "threads", "sgemm_gflops", "bandwidth_gbs", "rows"}``, a row a dict
+    with ``model``, ``width``, ``loop``, ``k``, ``ms`` (per network-iteration), ``gflops`` and
+    ``roofline_pct`` (None for the conv-layout rows), and ``rss_mb`` for the engine's rows."""
     from . import device, device_name
     dev = device()
-    limit = sgemm_gflops(device=dev)
-    gbs = bandwidth_gbs(device=dev)
+    threads = torch.get_num_threads()
+    limit = sgemm_gflops(device=dev, min_run_time=min_run_time)
+    gbs = bandwidth_gbs(device=dev, min_run_time=min_run_time)
     print(f"machine: {device_name(dev)}, torch {torch.__version__}")
+    print(f"timings: torch.utils.benchmark blocked_autorange (median), {threads} threads")
     print(f"measured: sgemm 2048x2048 {limit:.0f} GFLOP/s · memory (copy, read + write) "
           f"{gbs:.1f} GB/s\n")
-    out = {"sgemm_gflops": limit, "bandwidth_gbs": gbs}
-    for name, ds, image, batch, kk in (("lenet", "mnist", (1, 28, 28), 60, ks),
-                                       ("conv2", "cifar10", (3, 32, 32), 60, (1, conv_k))):
+    out = {"machine": device_name(dev), "threads": threads, "sgemm_gflops": limit,
+           "bandwidth_gbs": gbs, "rows": []}
+
+    def per_iteration(fn, n: int) -> float:   # seconds per iteration of fn(n)
+        return seconds(fn, n, min_run_time=min_run_time) / n
+
+    cases = [("lenet", "mnist", (1, 28, 28), 1.0, ks)]
+    cases += [("conv2", "cifar10", (3, 32, 32), w, (1, conv_k)) for w in widths]
+    for name, ds, image, width, kk in cases:
+        batch = 60
         d = data_mod.load(ds, eval_size=batch)
-        flops = flops_per_iteration(models.build(name), image, batch)
-        roof = roofline_ms(models.build(name), image, batch, limit, gbs)
-        its = iterations if name == "lenet" else max(20, iterations // 10)
-        rows = []
+        template = models.build(name, width=width)
+        flops = flops_per_iteration(template, image, batch)
+        roof = roofline_ms(template, image, batch, limit, gbs)
+        its = iterations if name == "lenet" else max(2, iterations // 10)
         if name == "lenet":
             import torchvision
             from torchvision import transforms
-            tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
-            ds_tv = torchvision.datasets.MNIST(str(data_mod.default_root()), train=True, transform=tf)
+            tf = transforms.Compose([transforms.ToTensor(),
+                                     transforms.Normalize((0.1307,), (0.3081,))])
+            ds_tv = torchvision.datasets.MNIST(str(data_mod.default_root()), train=True,
+                                               transform=tf)
             loader = torch.utils.data.DataLoader(ds_tv, batch_size=batch, shuffle=True)
             label_a = "(a) textbook: nn.Module + torchvision Dataset + DataLoader"
         else:
-            loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(d.train_x.cpu(),
-                                                                                d.train_y.cpu()),
-                                                 batch_size=batch, shuffle=True)
+            tensors = torch.utils.data.TensorDataset(d.train_x.cpu(), d.train_y.cpu())
+            loader = torch.utils.data.DataLoader(tensors, batch_size=batch, shuffle=True)
             label_a = "(a) textbook: nn.Module + TensorDataset + DataLoader"
-        m = models.build(name).to(dev)
-        rows.append((label_a, 1, _time(lambda n: _textbook_loop(m, loader, n), max(20, its // 4),
-                                       dev)))
-        m = models.build(name).to(dev)
-        rows.append(("(b) plain in-memory loop", 1,
-                     _time(lambda n: _plain_loop(m, d, batch, n), its, dev)))
+        timed = []
+        m = models.build(name, width=width).to(dev)
+        timed.append((label_a, 1, per_iteration(lambda n: _textbook_loop(m, loader, n),
+                                                max(2, its // 4)), None))
+        m = models.build(name, width=width).to(dev)
+        timed.append(("(b) plain in-memory loop", 1,
+                      per_iteration(lambda n: _plain_loop(m, d, batch, n), its), None))
         for k in kk:
             gc.collect()
             before = _rss_mb()
-            t = _time(_population(name, d, batch, k), its, dev) / k
-            rows.append((f"(c) population engine, K = {k}", k, t))
-            out[f"{name}_rss_mb_k{k}"] = _rss_mb() - before
-        print(f"{name} on {ds}, batch {batch}, Adam: {flops / 1e6:.1f} MFLOP per iteration; "
+            sec = per_iteration(_population(name, d, batch, k, width), its) / k
+            timed.append((f"(c) population engine, K = {k}", k, sec, _rss_mb() - before))
+        rows = [{"model": name, "width": width, "loop": label, "k": k, "ms": 1e3 * sec,
+                 "gflops": flops / sec / 1e9, "roofline_pct": 100 * roof / (1e3 * sec),
+                 "rss_mb": rss} for label, k, sec, rss in timed]
+        title = name if name == "lenet" else f"{name} (width {width:g})"
+        print(f"{title} on {ds}, batch {batch}, Adam: {flops / 1e6:.1f} MFLOP per iteration; "
               f"roofline {roof:.3f} ms per network-iteration")
-        print(f"{'loop':<62}{'ms/net-it':>10}{'GFLOP/s':>9}{'% roofline':>11}{'x (a)':>7}")
-        base = rows[0][2]
-        for label, k, sec in rows:
-            gf = flops / sec / 1e9
-            print(f"{label:<62}{1000 * sec:>10.3f}{gf:>9.1f}{100 * roof / (1000 * sec):>10.0f}%"
-                  f"{base / sec:>7.1f}")
-            out[f"{name}:{label}"] = 1000 * sec
-        out[f"{name}:roofline_ms"] = roof
-        peak = max(v for key, v in out.items() if key.startswith(f"{name}_rss"))
+        _print_rows(rows)
+        peak = max(r["rss_mb"] for r in rows if r["rss_mb"] is not None)
         print(f"memory: the largest population grew this process by {peak:.0f} MB\n")
+        out["rows"] += rows
+        if name == "conv2":
+            out["rows"] += _layouts(template, image, batch, kk, width, dev, min_run_time)
     return out
+
+
+def _layouts(template: nn.Sequential, image: tuple[int, ...], batch: int, ks, width: float,
+             dev, min_run_time: float) -> list[dict]:
+    """Time and print the conv layers' forward + backward in both layouts, per network."""
+    flops = flops_per_iteration(conv_layers(template), image, batch)
+    rows = []
+    for k in ks:
+        for grouped, label in ((False, "one convolution per member (the engine's)"),
+                               (True, "one grouped convolution over K (replaced; bench only)")):
+            sec = seconds(_conv_step(width, k, batch, grouped, dev),
+                          min_run_time=min_run_time) / k
+            rows.append({"model": "conv2", "width": width, "loop": f"{label}, K = {k}",
+                         "k": k, "ms": 1e3 * sec, "gflops": flops / sec / 1e9,
+                         "roofline_pct": None, "rss_mb": None})
+    print(f"conv2 (width {width:g}): the conv layers alone in the engine's layout and the "
+          f"replaced one, {flops / 1e6:.1f} MFLOP per network")
+    _print_layouts(rows)
+    print()
+    return rows

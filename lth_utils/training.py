@@ -15,6 +15,11 @@ over all K networks' weights fewer per step.)
 
 :func:`train_plain` is the textbook loop for one ``nn.Module``: the reference the population
 engine is tested against, and the loop the chapters show.
+
+On a GPU the steps between two evaluations never wait on the host: each epoch's batch order is
+drawn on the CPU (the same order on every device) and copied to the GPU once, and a step reads
+no number back (no ``.item()``, ``bool(tensor)`` or ``.cpu()``: ``tests/test_training.py``
+fails if one enters :func:`_step`). Only evaluations read numbers back.
 """
 from __future__ import annotations
 
@@ -119,17 +124,46 @@ class History:
 
 # ----------------------------------------------------------------------------- batches
 
-def batch_indices(n: int, batch_size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+def batch_indices(n: int, batch_size: int, generator: torch.Generator,
+                  device: torch.device | str | None = None) -> Iterator[torch.Tensor]:
     """Endless stream of (batch_size,) index tensors: a fresh shuffle of range(n) every epoch.
 
     The last incomplete batch of an epoch is dropped, so every batch has ``batch_size`` images.
+    The shuffle is drawn on the CPU from ``generator`` (the same order whatever the device) and,
+    with ``device``, moved there once per epoch: on CUDA from pinned memory without waiting, so
+    that no training step waits for a copy.
     """
     if batch_size > n:
         raise ValueError(f"batch_size {batch_size} is larger than the training set ({n} images)")
+    device = None if device is None else torch.device(device)
     while True:
         perm = torch.randperm(n, generator=generator)
+        if device is not None and device.type == "cuda":
+            perm = perm.pin_memory().to(device, non_blocking=True)
+        elif device is not None:
+            perm = perm.to(device)
         for start in range(0, n - batch_size + 1, batch_size):
             yield perm[start:start + batch_size]
+
+
+def _population_batches(data: Splits, seeds: list[int], batch_size: int
+                       ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Endless training batches of K members, on the device of ``data``: ``(x, y)``.
+
+    One batch-order seed per member. If all seeds are equal the batch is shared: x is
+    (B, C, H, W); otherwise each member has its own: x is (K, B, C, H, W). y is (K * B,), the
+    labels member after member (the order of the population's flattened logits).
+    """
+    n, dev, k = len(data.train_y), data.train_x.device, len(seeds)
+    if len(set(seeds)) == 1:
+        for idx in batch_indices(n, batch_size, torch.Generator().manual_seed(seeds[0]), dev):
+            yield data.train_x[idx], data.train_y[idx].repeat(k)
+    else:
+        streams = [batch_indices(n, batch_size, torch.Generator().manual_seed(s), dev)
+                   for s in seeds]
+        while True:
+            idx = torch.stack([next(s) for s in streams])                 # (K, B)
+            yield data.train_x[idx], data.train_y[idx].reshape(-1)
 
 
 # ----------------------------------------------------------------------------- training
@@ -171,6 +205,35 @@ def member_leaves(params: Params, device: torch.device | str):
     return leaves, weights
 
 
+def _use_cuda_settings(dev: torch.device) -> None:
+    """On CUDA, the settings every run of the engine trains with (set here and nowhere else).
+
+    ``cudnn.benchmark``: cuDNN times its convolution algorithms once per shape and keeps the
+    fastest (one population has one shape per layer). TF32 off, for matmuls and convolutions:
+    it rounds float32 inputs to 10 mantissa bits, and no test shows that tickets and their
+    controls come out the same with it; the records say ``precision: fp32``."""
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+
+
+def _step(template: nn.Sequential, weights, batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
+          opt: torch.optim.Optimizer, remask, batch_size: int) -> None:
+    """One training step of the population: next batch, forward, loss, backward, optimiser
+    step, pruned weights back to zero. It reads no number back to the host (no ``.item()``,
+    ``bool(tensor)``, ``.cpu()`` or data-dependent shape), so on a GPU the steps between two
+    evaluations are queued without waiting (``tests/test_training.py`` checks it)."""
+    x, y = next(batches)
+    logits = population_forward(template, weights(), x, True)  # (K, B, classes)
+    # sum over members of each member's mean loss: member k's gradient is its own
+    loss = F.cross_entropy(logits.flatten(0, 1), y, reduction="sum") / batch_size
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    remask()
+
+
 @dataclass
 class PopulationRun:
     """What :func:`train_population` returns: final stacked weights, curves, optional snapshot."""
@@ -202,6 +265,7 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
     if any(masks[n].shape[0] != k for n in masks):
         raise ValueError(f"masks are stacked for another population size than K={k}")
     dev = data.train_x.device
+    _use_cuda_settings(dev)
     template.to(dev)
     masks = {n: m.to(dev) for n, m in engine_layout(template, masks).items()}
     leaves, weights = member_leaves(engine_layout(template, params), dev)
@@ -218,9 +282,7 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
     opt = _optimizer([t for v in leaves.values() for t in (v if isinstance(v, list) else [v])],
                      cfg, fused=True)
 
-    shared = len(set(seeds)) == 1
-    streams = [batch_indices(len(data.train_y), cfg.batch_size, torch.Generator().manual_seed(s))
-               for s in (seeds[:1] if shared else seeds)]
+    batches = _population_batches(data, seeds, cfg.batch_size)
     template.train()
     torch.manual_seed(seeds[0])  # only dropout draws from the global generator
     history = History(test_iterations=[])
@@ -264,21 +326,7 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
             bar.set_postfix(val_acc=f"{vals[-1][1].mean():.4f}")
         if t == cfg.iterations:
             break
-        if shared:
-            idx = next(streams[0]).to(dev)
-            x, y = data.train_x[idx], data.train_y[idx]
-            yk = y.repeat(k)
-        else:
-            idx = torch.stack([next(s) for s in streams]).to(dev)      # (K, B)
-            x, y = data.train_x[idx], data.train_y[idx]         # (K, B, C, H, W), (K, B)
-            yk = y.reshape(-1)
-        logits = population_forward(template, weights(), x, True)  # (K, B, classes)
-        # sum over members of each member's mean loss: member k's gradient is its own
-        loss = F.cross_entropy(logits.flatten(0, 1), yk, reduction="sum") / cfg.batch_size
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        remask()
+        _step(template, weights, batches, opt, remask, cfg.batch_size)
         if t % 20 == 0:
             bar.update(min(20, cfg.iterations - bar.n))
     bar.close()
@@ -320,7 +368,8 @@ def train_plain(model: nn.Module, data: Splits, cfg: TrainConfig, masks: Masks |
         check_fits(model, masks)
         masks = {n: m.to(data.train_x.device) for n, m in masks.items()}
     opt = _optimizer(list(model.parameters()), cfg)
-    stream = batch_indices(len(data.train_y), cfg.batch_size, torch.Generator().manual_seed(seed))
+    stream = batch_indices(len(data.train_y), cfg.batch_size, torch.Generator().manual_seed(seed),
+                           data.train_x.device)
     curves: list[list[float]] = []
     iterations = []
 
@@ -344,7 +393,7 @@ def train_plain(model: nn.Module, data: Splits, cfg: TrainConfig, masks: Masks |
             iterations.append(t)
         if t == cfg.iterations:
             break
-        idx = next(stream).to(data.train_x.device)
+        idx = next(stream)
         loss = F.cross_entropy(model(data.train_x[idx]), data.train_y[idx])
         opt.zero_grad()
         loss.backward()

@@ -1,13 +1,15 @@
 import copy
+from contextlib import contextmanager
 
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from lth_utils import masks, models, population, pruning, training
 
 
-def _masked(name: str, seed: int):
-    m = models.build(name, seed)
+def _masked(name: str, seed: int, **kw):
+    m = models.build(name, seed, **kw)
     return m, pruning.l1_unstructured(m, masks.ones(m), 0.6)
 
 
@@ -143,3 +145,130 @@ def test_forward_agrees_in_both_layouts_for_shared_and_own_batches(mnist_small):
             own = x if x.dim() == 5 else x.expand(3, *x.shape)
             ref = torch.stack([n(xx) for n, xx in zip(nets, own)])
             assert torch.allclose(a, ref, atol=1e-5) and torch.allclose(b, ref, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- host syncs
+
+class HostSync(RuntimeError):
+    """An operation inside a training step that makes a GPU wait for the host."""
+
+
+aten = torch.ops.aten
+# a number read back (.item(), bool(t), float(t), int(t)), or an output whose size depends on
+# the data: on a GPU each waits for every queued kernel
+_READS_BACK = {aten._local_scalar_dense, aten.nonzero, aten.masked_select, aten.unique_dim,
+               aten._unique, aten._unique2, aten.unique_consecutive, aten.bincount}
+
+
+class _RefuseHostSyncs(TorchDispatchMode):
+    """Raises :class:`HostSync` on every operation that waits for the host: those above,
+    indexing with a boolean mask, and a copy between devices unless it is a non-blocking copy
+    from pinned memory to a device. On a CPU nothing waits, but the same operations show here:
+    the check runs on every machine."""
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        op = func.overloadpacket
+        if op in _READS_BACK:
+            raise HostSync(f"host sync: {func} reads data back")
+        if op in (aten.index, aten.index_put, aten.index_put_) and any(
+                i is not None and i.dtype == torch.bool for i in args[1]):
+            raise HostSync(f"host sync: {func} with a boolean mask")
+        if op in (aten._to_copy, aten.copy_):
+            if op is aten._to_copy:
+                src, dst = args[0], torch.device(kwargs.get("device") or args[0].device)
+            else:
+                src, dst = args[1], args[0].device
+            non_blocking = kwargs.get("non_blocking", len(args) > 2 and args[2])
+            if dst != src.device and not (src.device.type == "cpu" and non_blocking
+                                          and src.is_pinned()):
+                raise HostSync(f"host sync: copy {src.device} -> {dst}")
+        return func(*args, **kwargs)
+
+
+@contextmanager
+def no_host_sync(device: torch.device):
+    """Inside: any host synchronisation raises. Everywhere the dispatch check above and a
+    refusal of ``Tensor.cpu``, ``.tolist`` and ``.numpy`` (on a CPU tensor they dispatch
+    nothing); on CUDA also PyTorch's own ``torch.cuda.set_sync_debug_mode("error")``."""
+    def refuse(name):
+        def method(*args, **kwargs):
+            raise HostSync(f"host sync: Tensor.{name}()")
+        return method
+
+    names = ("cpu", "tolist", "numpy")
+    own = {n: torch.Tensor.__dict__.get(n) for n in names}   # None: inherited from TensorBase
+    cuda = device.type == "cuda"
+    before = torch.cuda.get_sync_debug_mode() if cuda else 0
+    try:
+        for n in names:
+            setattr(torch.Tensor, n, refuse(n))
+        if cuda:
+            torch.cuda.set_sync_debug_mode("error")
+        with _RefuseHostSyncs():
+            yield
+    finally:
+        if cuda:
+            torch.cuda.set_sync_debug_mode(before)
+        for n, method in own.items():
+            if method is None:
+                delattr(torch.Tensor, n)
+            else:
+                setattr(torch.Tensor, n, method)
+
+
+SYNC_ERROR = "host sync|synchronizing CUDA operation"
+
+
+@pytest.mark.parametrize("plant", ["item", "bool", "float", "tolist", "cpu", "mask", "nonzero",
+                                   "copy"])
+def test_the_guard_catches_each_kind_of_host_sync(mnist_small, plant):
+    x = mnist_small.train_x[:8]
+    # "copy": a blocking copy to another device ("meta" stands in for one on any machine)
+    act = {"item": lambda: x.sum().item(), "bool": lambda: bool(x.any()),
+           "float": lambda: float(x.sum()), "tolist": lambda: x[0, 0, 0].tolist(),
+           "cpu": lambda: x.cpu(), "mask": lambda: x[x > 0], "nonzero": lambda: x.nonzero(),
+           "copy": lambda: x.to("meta")}
+    with pytest.raises(RuntimeError, match=SYNC_ERROR), no_host_sync(x.device):
+        act[plant]()
+    act[plant]()   # outside the guard: allowed again
+
+
+@pytest.mark.parametrize("name", ["lenet", "conv2"])
+def test_a_training_step_never_waits_on_the_host(mnist_small, cifar_small, monkeypatch, name):
+    """Every step of train_population runs under :func:`no_host_sync` (evaluations, which read
+    numbers back, do not): own batches (K = 2), a shared batch, K = 1; across an epoch boundary,
+    where the next shuffle moves to the device. Then a host sync planted in the step fails."""
+    d = mnist_small if name == "lenet" else cifar_small
+    nets = [_masked(name, s, **({} if name == "lenet" else {"width": 0.25})) for s in range(2)]
+    batch = len(d.train_y) // 4            # 4 steps an epoch: 6 steps cross into the second
+    cfg = training.TrainConfig(iterations=6, batch_size=batch, eval_every=3)
+    real_step, steps = training._step, []
+
+    def guarded(*args, **kwargs):
+        steps.append(1)
+        with no_host_sync(d.device):
+            real_step(*args, **kwargs)
+
+    def train(seeds):
+        members = nets[:len(seeds)]
+        return training.train_population(
+            nets[0][0], population.stack([n for n, _ in members]),
+            population.stack_masks([mk for _, mk in members]), d, cfg, seeds, progress=False)
+
+    monkeypatch.setattr(training, "_step", guarded)
+    for seeds in ([1, 2], [3, 3], [4]):
+        train(seeds)
+    assert len(steps) == 3 * cfg.iterations
+
+    real_forward = training.population_forward
+
+    def reads_back(*args, **kwargs):
+        logits = real_forward(*args, **kwargs)
+        if logits.isnan().any():           # a Python branch on a tensor: a host sync
+            raise FloatingPointError("NaN logits")
+        return logits
+
+    monkeypatch.setattr(training, "population_forward", reads_back)
+    with pytest.raises(RuntimeError, match=SYNC_ERROR):
+        train([1, 2])

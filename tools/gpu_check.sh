@@ -1,32 +1,63 @@
 #!/usr/bin/env bash
 # GPU check: run on a machine with an NVIDIA GPU, from the repository root, after `make env data`
-# (or with torch + torchvision + this package installed). It runs, on the GPU:
-#   1. the engine's equivalence and masking tests (population == separate plain runs, pruned
-#      weights stay zero, split + merge == one run), with LTH_DEVICE=cuda;
-#   2. the benchmark (sgemm rate, bandwidth, each loop's share of the roofline);
-#   3. the quick LeNet study, written to _build/gpu/ (the committed records are not touched),
-#      and the same study on the CPU for comparison of its numbers and wall time.
-# Everything it prints goes to _build/gpu/gpu_check.log as well.
-set -euo pipefail
+# (or with torch + torchvision + this package installed). It runs, each part even when one
+# before it failed:
+#   1. the engine's tests on the GPU, with LTH_DEVICE=cuda: equivalence (population == separate
+#      plain runs, a member == itself alone, split + merge == one run), pruned weights stay zero,
+#      no host synchronisation inside a training step (torch.cuda.set_sync_debug_mode("error")),
+#      the benchmark's FLOP count;
+#   2. the benchmark (sgemm rate, bandwidth, each loop's share of the roofline, Conv-2 at width
+#      1 and 0.25, the conv layouts), its rows kept in _build/gpu/bench.json;
+#   3. the quick LeNet and quick Conv-2 studies on the GPU, then on the CPU (numbers and wall
+#      times side by side), written to _build/gpu/ (the committed records are not touched);
+# then a summary table: each part's status, tests passed, the bench rows, the studies' wall
+# times, and the paper profile's GPU time estimated from the bench (tools/gpu_check.py).
+# Everything it prints goes to _build/gpu/gpu_check.log as well; it exits 1 if any part failed.
+#
+# GPU_CHECK_SMOKE=1 checks this script itself on any machine in a few minutes: the CPU when
+# there is no GPU, only tests/test_bench.py, a small benchmark and tiny studies.
+set -uo pipefail   # no -e: a failing part must not stop the parts after it
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 test -x "$PY" || PY=python3
-mkdir -p _build/gpu
-exec > >(tee _build/gpu/gpu_check.log) 2>&1
-"$PY" - <<'PYEOF'
-import torch
-assert torch.cuda.is_available(), "no GPU visible to PyTorch: this script is for a GPU machine"
-print("GPU:", torch.cuda.get_device_name(0), "· torch", torch.__version__)
-PYEOF
-export LTH_DEVICE=cuda LTH_PROFILE=quick
-echo "== 1. equivalence tests on the GPU"
-"$PY" -m pytest -q -p no:cacheprovider tests/test_training.py tests/test_lottery.py tests/test_device.py
-echo "== 2. benchmark on the GPU"
-"$PY" -m lth_utils bench
-echo "== 3. quick LeNet study: GPU, then CPU"
-for dev in cuda cpu; do
-  start=$(date +%s)
-  LTH_DEVICE=$dev "$PY" -m lth_utils study lenet-mnist --profile quick --no-progress \
-    --out "_build/gpu/lenet-mnist-quick-$dev.json"
-  echo "$dev: $(( $(date +%s) - start )) s"
+OUT=_build/gpu
+mkdir -p "$OUT"
+rm -f "$OUT/tests.xml" "$OUT/bench.json" "$OUT"/*-quick-*.json
+exec > >(tee "$OUT/gpu_check.log") 2>&1
+export LTH_PROFILE=quick GPU_CHECK_SMOKE=${GPU_CHECK_SMOKE:-0}
+
+statuses=()
+part() {  # part NAME COMMAND...: run the command, keep its exit status for the summary
+  local name=$1 rc
+  shift
+  echo "== $name"
+  "$@"
+  rc=$?
+  statuses+=("$name=$rc")
+  [ "$rc" = 0 ] || echo "!! $name failed (exit $rc)"
+}
+
+GPU=cuda
+TESTS=(tests/test_training.py tests/test_population.py tests/test_lottery.py tests/test_device.py
+       tests/test_bench.py)
+if [ "$GPU_CHECK_SMOKE" = 1 ]; then
+  TESTS=(tests/test_bench.py)
+  "$PY" -c "import sys, torch; sys.exit(not torch.cuda.is_available())" || GPU=cpu
+fi
+if [ "$GPU" = cuda ]; then
+  part gpu "$PY" -c "import torch; assert torch.cuda.is_available(), 'no GPU visible to \
+PyTorch: this script is for a GPU machine'; print('GPU:', torch.cuda.get_device_name(0), \
+'· torch', torch.__version__)"
+fi
+part tests env LTH_DEVICE=$GPU "$PY" -m pytest -q -p no:cacheprovider \
+  --junitxml="$OUT/tests.xml" "${TESTS[@]}"
+part bench env LTH_DEVICE=$GPU "$PY" tools/gpu_check.py bench "$OUT/bench.json"
+devices=("$GPU")
+[ "$GPU" = cpu ] || devices+=(cpu)
+for study in lenet-mnist conv2-cifar10; do
+  for dev in "${devices[@]}"; do
+    part "$study-$dev" env LTH_DEVICE=$dev "$PY" tools/gpu_check.py study $study \
+      "$OUT/$study-quick-$dev.json"
+  done
 done
+"$PY" tools/gpu_check.py summary "$OUT" "$GPU" "${statuses[@]}"
