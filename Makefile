@@ -2,6 +2,8 @@
 #   make book   build the HTML book into _build/html   (LTH_PROFILE=standard, every page of that profile)
 #   make test   run every test: unit tests, every notebook under nbval, the pages in a browser
 # Both create (or reuse) the virtual environment and link or fetch the data first.
+#   make slides reveal.js slides of every chapter into _build/slides (seconds; no data, no run)
+#   make colab  the unit tests that need no data, under Colab's Python and ipywidgets (.venv-colab)
 
 VENV    ?= .venv
 PY      := $(VENV)/bin/python
@@ -12,7 +14,7 @@ JBFLAGS  ?= -W --keep-going
 CHROMIUM ?= /usr/bin/chromium
 JUPYTER_BOOK ?= $(VENV)/bin/jupyter-book
 
-.PHONY: book test env data results bench clean browser pages vendor
+.PHONY: book test env data results bench clean browser pages vendor slides colab
 
 env: $(STAMP)
 
@@ -57,6 +59,35 @@ test: env data browser
 # another profile.
 pages: env data browser
 	LTH_PROFILE=$${LTH_PROFILE:-quick} JBFLAGS="$(JBFLAGS)" CHROMIUM="$(CHROMIUM)" $(PY) -m pytest -p no:cacheprovider -q tests/test_pages.py
+
+# Slides for each chapter with Jupyter's own tool (`jupyter nbconvert --to slides`; the cells'
+# slide tags come from `python tools/slides.py --write`), from the chapters as committed: no
+# execution, so no figures or glued numbers. After `make book`,
+# `make slides SLIDES_FROM=_build/jupyter_execute/book` builds them with the book's outputs.
+SLIDES_FROM ?= book
+slides: env
+	$(PY) tools/slides.py --build $(SLIDES_FROM)/[0-9][0-9]_*.ipynb
+
+# Colab's Python and ipywidgets (googlecolab/backend-info, 2026-08-19: Python 3.13, ipywidgets
+# 7.7.1, ipykernel 6) in a second virtual environment: torch from the registry (about 5 GB with
+# its CUDA libraries), the package as the setup cell installs it, and the unit tests that need no
+# data plus every widget panel under ipywidgets 7 and 8. Needs that interpreter: pyenv's 3.13 if
+# pyenv has one, else python3.13 on the PATH, or COLAB_PYTHON=/path/to/python3.13.
+COLAB_PYTHON ?= $(shell PYENV_VERSION=3.13 pyenv which python3.13 2>/dev/null || echo python3.13)
+COLAB_VENV   ?= .venv-colab
+COLAB_TESTS  ?= tests/test_masks.py tests/test_models.py tests/test_pruning.py tests/test_records.py \
+                tests/test_claims.py tests/test_layout.py tests/test_widgets_versions.py
+colab:
+	@$(COLAB_PYTHON) -c "import sys; assert sys.version_info[:2] == (3, 13)" 2>/dev/null || { \
+	  echo "colab: $(COLAB_PYTHON) is not Python 3.13, Colab's: install it (pyenv install 3.13," \
+	  "uv python install 3.13) or set COLAB_PYTHON"; exit 1; }
+	test -x $(COLAB_VENV)/bin/python || $(COLAB_PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install -q "torch>=2.1" "torchvision>=0.16" "ipywidgets==7.7.1" \
+	  "ipykernel>=6,<7" "pytest>=7.4"
+	$(COLAB_VENV)/bin/python -m pip install -q -e .
+	$(COLAB_VENV)/bin/python -c "import sys, ipywidgets, lth_utils; print('colab: Python', \
+	  sys.version.split()[0], '· ipywidgets', ipywidgets.__version__)"
+	OMP_NUM_THREADS=1 $(COLAB_VENV)/bin/python -m pytest -p no:cacheprovider -q $(COLAB_TESTS)
 
 # Re-vendor require.js, the widget manager and MathJax into book/_vendor (needs npm); commit the result.
 vendor:

@@ -253,7 +253,8 @@ def test_chapters_are_committed_without_outputs(notebook):
     tools/clear_outputs.py`."""
     nb = nbformat.read(REPO / notebook, as_version=4)
     dirty = [i for i, c in enumerate(nb.cells)
-             if c.cell_type == "code" and (c.outputs or c.execution_count is not None)]
+             if c.cell_type == "code" and (c.outputs or c.execution_count is not None)
+             or "execution" in c.metadata]
     assert not dirty and "widgets" not in nb.metadata, (
         f"{notebook} is committed with outputs (code cells {dirty[:5]}): run "
         f"`python tools/clear_outputs.py {notebook}`")

@@ -15,12 +15,14 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def clear(path: Path) -> bool:
-    """Remove outputs, execution counts and saved widget state from ``path``; True if changed."""
+    """Remove outputs, execution counts, execution timestamps and saved widget state from
+    ``path``; True if changed."""
     nb = nbformat.read(path, as_version=4)
     before = nbformat.writes(nb)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
+        cell.metadata.pop("execution", None)
     nb.metadata.pop("widgets", None)
     if nbformat.writes(nb) == before:
         return False
