@@ -204,6 +204,28 @@ def _init(cfg: StudyConfig, seed: int) -> dict[str, torch.Tensor]:
     return {n: p.detach() for n, p in net.named_parameters()}
 
 
+def round_members(cfg: StudyConfig, r: int, trials: list[int], masks: list[Masks],
+                  rewind: list[dict[str, torch.Tensor]]) -> list[tuple[str, int, dict, Masks]]:
+    """The networks pruning round ``r`` trains, as (arm, trial, initial weights, masks), in the
+    order the round trains them. ``masks[i]`` (the round's mask) and ``rewind[i]`` (θ0, or θ_k
+    when rewinding) belong to trial ``trials[i]``. First each trial's ticket: ``rewind[i]``
+    under ``masks[i]``; then, at a round with controls (:func:`controls_at`), each trial's
+    ``reinit`` (the same mask on a fresh initialisation, seed ``derive_seed(cfg.seed, "reinit",
+    t, r)``) and its ``random_mask`` (``rewind[i]`` under ``pruning.random_like(masks[i])``,
+    drawn from seed ``derive_seed(cfg.seed, "mask", t, r)``). The initial weights are not
+    masked: the trainer zeroes each member's pruned weights before its first step."""
+    members = [("ticket", t, rewind[i], masks[i]) for i, t in enumerate(trials)]
+    controls = controls_at(cfg, r)
+    if "reinit" in controls:
+        members += [("reinit", t, _init(cfg, derive_seed(cfg.seed, "reinit", t, r)), masks[i])
+                    for i, t in enumerate(trials)]
+    if "random_mask" in controls:
+        members += [("random_mask", t, rewind[i], pruning.random_like(
+            masks[i], torch.Generator().manual_seed(derive_seed(cfg.seed, "mask", t, r))))
+            for i, t in enumerate(trials)]
+    return members
+
+
 def _summary(arms: dict[str, list[dict]]) -> str:
     parts = []
     for arm, members in arms.items():
@@ -361,15 +383,7 @@ def _run(cfg: StudyConfig, out: Path, config: dict, trials: list[int], progress,
             r = stage
             masks = [{k: v[i] for k, v in state["masks"].items()} for i in range(n)]
             rewind = [{k: v[i] for k, v in state["rewind"].items()} for i in range(n)]
-            members = [("ticket", t, rewind[i], masks[i]) for i, t in enumerate(trials)]
-            controls = controls_at(cfg, r)
-            if "reinit" in controls:
-                members += [("reinit", t, _init(cfg, derive_seed(cfg.seed, "reinit", t, r)),
-                             masks[i]) for i, t in enumerate(trials)]
-            if "random_mask" in controls:
-                members += [("random_mask", t, rewind[i], pruning.random_like(
-                    masks[i], torch.Generator().manual_seed(derive_seed(cfg.seed, "mask", t, r))))
-                    for i, t in enumerate(trials)]
+            members = round_members(cfg, r, trials, masks, rewind)
             frac = fraction_remaining(masks[0])
             run = _train_arms(cfg, template, data, members, False, progress,
                               f"round {r}/{cfg.rounds} ({100 * frac:.1f}% left)")

@@ -179,7 +179,8 @@ def edge_popup(template: nn.Sequential, weights: Params, keeps: list[float], dat
     """Learn one mask per kept fraction in ``keeps`` over the frozen ``weights`` (θ0; biases
     are set to zero) with edge-popup: scores s, forward ``w * top_k(|s|)``, straight-through
     backward, SGD (momentum 0.9). ``cfg``: a ``TrainConfig`` (iterations, batch_size,
-    eval_every). Returns ``{"keeps", "iteration", "test_acc" (K, E), "masks" (K stacked)}``."""
+    eval_every). Returns ``{"keeps", "iteration", "test_acc" (K, E), "masks" (K stacked),
+    "scores" (K stacked, after the last step)}``."""
     from .training import batch_indices
     dev = data.train_x.device
     names = [n for n, t in weights.items() if t.dim() > 1]
@@ -218,7 +219,8 @@ def edge_popup(template: nn.Sequential, weights: Params, keeps: list[float], dat
         loss.backward()
         opt.step()
     return {"keeps": list(keeps), "iteration": iters, "test_acc": torch.stack(accs, 1),
-            "masks": {n: t.cpu() for n, t in current(True).items()}}
+            "masks": {n: t.cpu() for n, t in current(True).items()},
+            "scores": {n: s.detach().cpu() for n, s in scores.items()}}
 
 
 # ----------------------------------------------------------------------------- the study

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from lth_utils import lottery, results
+from lth_utils import lottery, models, pruning, results
+from lth_utils.masks import ones
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -320,3 +321,26 @@ def test_a_full_or_read_only_folder_says_so(tmp_path, monkeypatch):
 def test_a_dropout_study_cannot_be_split(tmp_path):
     with pytest.raises(ValueError, match="dropout study cannot be split by trials"):
         lottery.run_study(tiny(dropout=0.2), tmp_path / "d.json", progress=False, trials=[1])
+
+
+def test_round_members_are_the_ticket_and_its_two_controls():
+    """A round with controls trains, per trial, the ticket (θ0 under the mask), the same mask
+    on a fresh initialisation, and θ0 under a random mask with each layer's count."""
+    cfg = tiny(control_rounds=(1,))
+    template = models.build("lenet", 0)
+    theta0 = [lottery._init(cfg, lottery.derive_seed(cfg.seed, "init", t)) for t in (0, 1)]
+    masks = [pruning.l1_unstructured(w, ones(template), {n: 0.5 for n in ones(template)})
+             for w in theta0]
+    members = lottery.round_members(cfg, 1, [0, 1], masks, theta0)
+    assert [(m[0], m[1]) for m in members] == [
+        ("ticket", 0), ("ticket", 1), ("reinit", 0), ("reinit", 1),
+        ("random_mask", 0), ("random_mask", 1)]
+    ticket, reinit, random_mask = members[0], members[2], members[4]
+    assert ticket[2] is theta0[0] and ticket[3] is masks[0]
+    assert reinit[3] is masks[0] and not torch.equal(reinit[2]["fc1.weight"],
+                                                     theta0[0]["fc1.weight"])
+    assert random_mask[2] is theta0[0]
+    for n, m in masks[0].items():
+        assert random_mask[3][n].sum() == m.sum() and not torch.equal(random_mask[3][n], m)
+    assert [m[0] for m in lottery.round_members(cfg, 2, [0, 1], masks, theta0)] == \
+        ["ticket", "ticket"]          # no controls at round 2
