@@ -1,7 +1,12 @@
 """lth_utils.sparse: formats compute the same layer, the storage encoder/decoder is exact.
 
-Nothing here asserts a speed: timings depend on the machine (they are printed, not tested).
+Nothing here asserts a real speed: timings depend on the machine (they are printed, not tested).
+The interleaved timer is tested on a fake machine, a clock and functions whose cost rises during a
+burst of load, where the right answer is known.
 """
+import statistics
+
+import pytest
 import torch
 from torch import nn
 
@@ -47,15 +52,181 @@ def test_timings_are_positive_and_printed():
     rows = sparse.layer_latency(lin.weight.detach(), lin.bias.detach(), [1.0, 0.1],
                                 batch_sizes=(1,), repeats=3)
     assert len(rows) == 2 * len(sparse.FORMATS)
+    assert all(r["seconds"] > 0 and r["ratio"] > 0 for r in rows)
+    assert all(r["ratio"] == 1.0 for r in rows if r["format"] == "dense")
+    print({(r["density"], r["format"]): (r["seconds"], r["ratio"]) for r in rows})
+
+
+def test_timings_need_dense_as_the_reference():
+    lin = nn.Linear(20, 10)
+    with pytest.raises(ValueError, match="dense"):
+        sparse.layer_latency(lin.weight.detach(), lin.bias.detach(), [1.0],
+                             formats=("CSR", "COO"), repeats=1)
+
+
+class BusyMachine:
+    """A fake clock, and functions that advance it by their cost times the load at that
+    moment: ``load(t)`` is how many times slower everything runs at time t (a burst: > 1)."""
+
+    def __init__(self, costs, load):
+        self.now, self.costs, self.load, self.started = 0.0, costs, load, []
+
+    def clock(self):
+        return self.now
+
+    def fn(self, name):
+        def call():
+            self.started.append(name)
+            self.now += self.costs[name] * self.load(self.now)
+        return call
+
+
+COSTS = {"dense": 1e-3, "masked dense": 2e-3, "CSR": 0.5e-3, "COO": 0.8e-3}
+
+
+def test_interleaved_ratios_survive_a_burst_that_fools_sequential_timing():
+    # everything runs 6 times slower for the first 0.2 s: long enough to cover every timing
+    # of the first format when the formats are timed one after another
+    def burst(t):
+        return 6.0 if t < 0.2 else 1.0
+
+    m = BusyMachine(COSTS, burst)
+    t = sparse.summarize(sparse.time_interleaved({n: m.fn(n) for n in COSTS}, repeats=21,
+                                                 clock=m.clock))
+    for n, cost in COSTS.items():
+        assert t[n]["ratio"] == pytest.approx(cost / COSTS["dense"], rel=1e-9)
+        assert t[n]["seconds"] == pytest.approx(cost, rel=1e-9)
+    # the same machine timed format after format: dense, timed during the burst, looks
+    # 6 times slower, and masking seems to make the layer faster
+    m = BusyMachine(COSTS, burst)
+    seq = {n: statistics.median(sparse.time_interleaved({n: m.fn(n)}, repeats=21,
+                                                        clock=m.clock)[n]) for n in COSTS}
+    assert seq["dense"] == pytest.approx(6 * COSTS["dense"])
+    assert seq["masked dense"] / seq["dense"] < 1
+
+
+def test_interleaved_ratios_survive_a_rising_load():
+    # another job piling up: everything runs 1 + 5 t times slower at time t (s). The median
+    # seconds grow several-fold; the ratios (formats timed in the same repeat) stay within a
+    # few percent, while timed format after format CSR would look slower than dense
+    def rising(t):
+        return 1 + 5 * t
+
+    m = BusyMachine(COSTS, rising)
+    t = sparse.summarize(sparse.time_interleaved({n: m.fn(n) for n in COSTS}, repeats=31,
+                                                 clock=m.clock))
+    assert t["dense"]["seconds"] > 2 * COSTS["dense"]
+    for n, cost in COSTS.items():
+        assert t[n]["ratio"] == pytest.approx(cost / COSTS["dense"], rel=0.05)
+    m = BusyMachine(COSTS, rising)
+    seq = {n: statistics.median(sparse.time_interleaved({n: m.fn(n)}, repeats=31,
+                                                        clock=m.clock)[n]) for n in COSTS}
+    assert seq["CSR"] / seq["dense"] > 1
+
+
+def test_interleaved_order_rotates_every_repeat():
+    m = BusyMachine(COSTS, lambda t: 1.0)
+    # blocks of one timed call (min_block_s below every cost), no warm-up
+    sparse.time_interleaved({n: m.fn(n) for n in COSTS}, repeats=3, warmup=0,
+                            min_block_s=1e-6, clock=m.clock)
+    blocks = m.started[len(COSTS):]                 # after one calibration call each
+    names = list(COSTS)
+    # each block: one untimed call (its data back in the caches), then the timed one
+    assert blocks[::2] == blocks[1::2]
+    assert blocks[::2] == names + names[1:] + names[:1] + names[2:] + names[:2]
+
+
+def test_before_runs_untimed_before_every_call():
+    m = BusyMachine(COSTS, lambda t: 1.0)
+    flushes = []
+
+    def flush():                          # slow, and not counted
+        flushes.append(m.now)
+        m.now += 1.0
+
+    s = sparse.time_interleaved({n: m.fn(n) for n in COSTS}, repeats=5, warmup=1,
+                                clock=m.clock, before=flush)
+    assert len(flushes) == 5 * len(COSTS)
+    for n, cost in COSTS.items():
+        assert s[n] == pytest.approx([cost] * 5)
+    assert len(m.started) == 2 * len(COSTS) + 5 * len(COSTS)   # no untimed warm call
+
+
+def test_flush_caches_writes_its_buffer():
+    flush = sparse.flush_caches(1 << 12)
+    assert flush() is not None and float(flush().sum()) == 2 * (1 << 10)
+
+
+def test_network_breakdown_times_every_layer_in_every_format():
+    model = models.build("lenet", seed=0)
+    g = torch.Generator().manual_seed(1)
+    mk = {n: sparse.random_mask(tuple(p.shape), 0.1, g)
+          for n, p in model.named_parameters() if n.endswith("weight")}
+    rows = sparse.network_breakdown(model, {0.1: mk}, batch_sizes=(2,),
+                                    formats=("dense", "CSR"), repeats=2)
+    assert {(r["part"], r["format"]) for r in rows} == {
+        (p, f) for p in ("network", "fc1", "fc2", "fc3", "between")
+        for f in ("dense", "CSR")}
+    assert all(r["ratio"] == 1.0 for r in rows if r["format"] == "dense")
     assert all(r["seconds"] > 0 for r in rows)
-    print({(r["density"], r["format"]): r["seconds"] for r in rows})
+    d, r = sparse.series(rows, "CSR", 2, "ratio", part="fc3")
+    assert d == [0.1] and r[0] > 0
 
 
-def test_crossover_density_interpolates_in_log_scale():
+def _breakdown_rows():
+    """network_breakdown-like rows at batch 1: the first layer wins below about 30%, the two
+    small layers never, the network only below 10%."""
+    dense_s = {"network": 10.0, "fc1": 6.0, "fc2": 2.0, "fc3": 1.0}
+    csr = {"network": [3.5, 1.2, 0.9], "fc1": [4.0, 0.5, 0.25], "fc2": [3.0, 2.0, 2.0],
+           "fc3": [3.0, 3.0, 3.0]}
+    rows = []
+    for i, d in enumerate((1.0, 0.1, 0.01)):
+        for part, s in dense_s.items():
+            rows += [{"density": d, "batch": 1, "part": part, "format": "dense",
+                      "seconds": s, "ratio": 1.0},
+                     {"density": d, "batch": 1, "part": part, "format": "CSR",
+                      "seconds": s * csr[part][i], "ratio": csr[part][i]}]
+    return rows
+
+
+def test_time_shares_split_the_network():
+    shares = {p["part"]: p for p in sparse.time_shares(_breakdown_rows(), 1, 0.01)}
+    assert list(shares) == ["fc1", "fc2", "fc3", "in turn"]
+    assert [shares[p]["share"] for p in shares] == pytest.approx([0.6, 0.2, 0.1, 0.1])
+    assert shares["fc3"]["ratio"] == 3.0
+    # in turn: 9 - (1.5 + 4 + 3) seconds in CSR against 10 - 9 dense
+    assert shares["in turn"]["ratio"] == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="no network_breakdown rows"):
+        sparse.time_shares(_breakdown_rows(), 60, 0.01)
+
+
+def test_crossover_facts_compare_the_network_with_its_layer_alone():
+    alone = [{"density": d, "batch": 1, "format": f, "seconds": 1.0,
+              "ratio": r if f == "CSR" else 1.0}
+             for d, r in zip((1.0, 0.1, 0.01), (4.0, 0.6, 0.3)) for f in ("dense", "CSR")]
+    f = sparse.crossover_facts(_breakdown_rows(), alone, 1)
+    assert f["network"] == sparse.crossover([1.0, 0.1, 0.01], [3.5, 1.2, 0.9])
+    assert f["alone"] == sparse.crossover([1.0, 0.1, 0.01], [4.0, 0.6, 0.3])
+    assert f["inside"] == sparse.crossover([1.0, 0.1, 0.01], [4.0, 0.5, 0.25])
+    assert f["network"] < 0.1 < f["alone"] and f["relation"] == "lower"
+    assert f["density"] == 0.01 and f["alone_ratio"] == 0.3
+    assert f["densest"]["fc3"] == 3.0 and f["densest"]["fc1"] == 4.0
+    # a network that never wins crosses "lower" than a layer that does, and vice versa
+    never = [dict(r, ratio=2.0) if r["format"] == "CSR" else r for r in _breakdown_rows()]
+    assert sparse.crossover_facts(never, alone, 1)["relation"] == "lower"
+    alone_never = [dict(r, ratio=2.0) if r["format"] == "CSR" else r for r in alone]
+    assert sparse.crossover_facts(_breakdown_rows(), alone_never, 1)["relation"] == "higher"
+    assert sparse.crossover_facts(never, alone_never, 1)["relation"] == "same"
+
+
+def test_crossover_interpolates_in_log_scale():
     d = [1.0, 0.1, 0.01]
-    assert sparse.crossover_density(d, [1, 1, 1], [4, 0.25, 0.1]) == 0.1 ** 0.5
-    assert sparse.crossover_density(d, [1, 1, 1], [2, 2, 2]) is None
-    assert sparse.crossover_density(d, [1, 1, 1], [0.5, 0.5, 0.5]) == 1.0
+    assert sparse.crossover(d, [4, 0.25, 0.1]) == 0.1 ** 0.5
+    assert sparse.crossover(d, [2, 2, 2]) is None
+    assert sparse.crossover(d, [0.5, 0.5, 0.5]) == 1.0
+    # the first win from the dense side counts, even if a sparser point loses again
+    assert sparse.crossover(d, [4, 0.25, 1.5]) == 0.1 ** 0.5
+    assert sparse.crossover_density(d, [2, 2, 2], [8, 0.5, 0.2]) == 0.1 ** 0.5
 
 
 def test_relative_encoding_known_mask_and_fillers():
@@ -146,6 +317,10 @@ def test_speed_state_and_its_figure_fit_the_column():
             for i, f in enumerate(sparse.FORMATS)]
     state = sparse.speed_state(rows, 0.09)
     assert state["density"] == 0.1                     # nearest measured, in log scale
+    # rows without a ratio: seconds / dense seconds; with one (layer_latency's): the ratio
+    assert state["latency"][(1, "CSR")] == 3.0
+    timed = [dict(r, ratio=0.5) for r in rows]
+    assert sparse.speed_state(timed, 0.09)["latency"][(60, "CSR")] == 0.5
     assert set(state["storage"]) == set(sparse.SCHEMES)
     assert state["storage"]["dense fp32"] == 4 * 300 * 784
     fig, axes = plt.subplots(1, 2, figsize=(7.2, 2.6), layout="constrained")
@@ -176,3 +351,12 @@ def test_a_layer_pruned_away_entirely_round_trips(tmp_path):
     masks_back = sparse.load_compressed(tmp_path / "z.lthc", back)
     assert masks_back["0.weight"].sum() == 0
     assert torch.equal(back[0].bias, lin[0].bias)
+
+
+def test_compare_crossovers():
+    assert sparse.compare_crossovers(0.02, 0.04) == "lower"
+    assert sparse.compare_crossovers(0.04, 0.035) == "same"
+    assert sparse.compare_crossovers(0.3, 0.04) == "higher"
+    assert sparse.compare_crossovers(None, 0.04) == "lower"
+    assert sparse.compare_crossovers(0.01, None) == "higher"
+    assert sparse.compare_crossovers(None, None) == "same"
