@@ -240,7 +240,7 @@ def plot_imp(record: dict):
     percent_axis(ax, "y", log=False)
     ax.set_xlabel("weights remaining")
     ax.set_ylabel("test accuracy at early stop")
-    ax.set_title("IMP on LeNet: resetting vs rewinding", fontsize=10)
+    ax.set_title(f"IMP on {title(record)}:\nresetting vs rewinding", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     add_footer(fig, [record])
