@@ -28,7 +28,13 @@ cached study; its readers and figures in ``instability_plots``).
 """
 from __future__ import annotations
 
+import logging
 import os
+
+# torch.utils.benchmark (chapter 12, the bench) imports torch.utils.cpp_extension, which warns on a
+# machine with a CUDA folder but no CUDA runtime; the book compiles no extension, so that warning
+# would only clutter the pages.
+logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 
 __version__ = "0.1.0"
 PROFILES = ("quick", "standard", "paper")
