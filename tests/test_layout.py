@@ -97,7 +97,7 @@ def test_no_import_circle():
 
 
 SCRIPT = """
-import importlib, itertools, sys
+import importlib, sys
 modules = {modules!r}
 
 def fresh(order):
@@ -106,9 +106,9 @@ def fresh(order):
     for m in order:
         importlib.import_module("lth_utils." + m)
 
-for a, b in itertools.permutations(modules, 2):      # every module before every other
-    fresh([a, b])
-for m in modules:                                    # each first, then all the others
+# an import circle fails only when one of its modules is imported first: so each module
+# first (then all the others, in two orders) covers every entry point
+for m in modules:
     rest = [x for x in modules if x != m]
     fresh([m] + rest)
     fresh([m] + rest[::-1])
