@@ -357,7 +357,7 @@ def run_study(cfg: InstabilityConfig | None = None, out: str | Path | None = Non
     results.parse_trials(",".join(map(str, trials)), cfg.trials)   # checks the indices
     out = Path(out) if out is not None else results.part_path(record_path(cfg), trials,
                                                               cfg.trials)
-    results.check_output(out)
+    results.check_output(out, results.KINDS["instability"])
     cached = results.load_cached(out, cfg.to_dict())
     if cached is not None and (held_trials(cached) or every) == trials:
         return cached
@@ -385,7 +385,7 @@ def _run(cfg: InstabilityConfig, out: Path, trials: list[int], progress, data, l
         results.save_checkpoint(ckpt, state)
         log(f"{out.name}: {unit} done ({state['wall_time_s'] / 60:.1f} min so far)")
     rows = [state["rows"][u] for u in _units(cfg, trials)]
-    record = {"kind": results.KIND, "schema": results.SCHEMA, "complete": True,
+    record = {"kind": results.KINDS["instability"], "schema": results.SCHEMA, "complete": True,
               "config": cfg.to_dict(), "code_version": results.code_version(),
               "device": device_name(data.device), "precision": "fp32",
               "wall_time_s": round(state["wall_time_s"], 1),

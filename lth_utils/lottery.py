@@ -277,7 +277,7 @@ def run_study(cfg: StudyConfig, out: str | Path | None = None, progress: bool | 
                                 f"not exist; create it (mkdir -p {out.parent}) or pick another "
                                 f"--out")
     config = cfg.to_dict()
-    results.check_output(out)
+    results.check_output(out, results.KINDS["lottery"])
     cached = results.load_cached(out, config)
     if cached is not None and cached.get("trials", list(range(cfg.trials))) == trials:
         return cached
@@ -317,7 +317,7 @@ def _run(cfg: StudyConfig, out: Path, config: dict, trials: list[int], progress,
     template = models.build(cfg.model, 0, dropout=cfg.dropout, width=cfg.width)
     here = device_name(data.device)
     if state is None:
-        record = {"schema": results.SCHEMA, "kind": results.KIND, "config": config,
+        record = {"schema": results.SCHEMA, "kind": results.KINDS["lottery"], "config": config,
                   "config_key": results.config_key(config), "code_version": results.code_version(),
                   "trials": trials, "device": here, "precision": "fp32",
                   "complete": False, "wall_time_s": 0.0, "rounds": [], "oneshot": []}

@@ -391,7 +391,7 @@ def run_study(cfg: StudyConfig, data=None, progress: bool | None = None, log=pri
     results.parse_trials(",".join(map(str, trials)), cfg.trials)   # checks the indices
     path = Path(out) if out is not None else record_path(cfg, trials)
     config = cfg.to_dict()
-    results.check_output(path)
+    results.check_output(path, results.KINDS["prune-at-init"])
     cached = results.load_cached(path, config, verbose=False)
     if cached is not None and (held_trials(cached) or every) == trials:
         return cached
@@ -399,7 +399,7 @@ def run_study(cfg: StudyConfig, data=None, progress: bool | None = None, log=pri
     with results.writer_lock(path):
         record = results.load_record(path) if path.exists() else None
         if record is None or record.get("config") != config:
-            record = {"schema": results.SCHEMA, "kind": results.KIND, "config": config,
+            record = {"schema": results.SCHEMA, "kind": results.KINDS["prune-at-init"], "config": config,
                       "config_key": results.config_key(config), "trials_done": 0,
                       "device": "", "precision": "fp32", "complete": False, "wall_time_s": 0.0,
                       "rounds": [{"round": i, "fraction_remaining": 1 - s} for i, s in

@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA = 1
-KIND = "lth-study"
+KIND = "lth-study"       # records written before each study had a kind of its own
+# each study's own kind, written into its records (a record's kind says which reader it needs)
+KINDS = {"lottery": "lth-lottery", "instability": "lth-instability",
+         "supermasks": "lth-supermasks", "prune-at-init": "lth-prune-at-init",
+         "transfer": "lth-transfer"}
+STUDY_KINDS = {KIND, *KINDS.values()}
 PACKAGE = Path(__file__).resolve().parent
 
 
@@ -198,19 +203,24 @@ def remove_checkpoint(ckpt: str | Path) -> None:
     _previous(Path(ckpt)).unlink(missing_ok=True)
 
 
-def check_output(path: str | Path) -> Path:
+def check_output(path: str | Path, kind: str | None = None) -> Path:
     """Refuse, before any training, an output that could not hold a record or would destroy
-    another file: ``path`` must end in ``.json``, be a study record if it exists, and its folder
-    must accept a write. Raises ``ValueError``/``OSError`` saying what to do."""
+    another file: ``path`` must end in ``.json``, be a study record if it exists (of ``kind``,
+    when both say theirs), and its folder must accept a write. Raises ``ValueError``/``OSError``
+    saying what to do."""
     path = Path(path)
     if path.suffix != ".json":
         raise ValueError(f"--out {path}: a record is a .json file; choose a path ending in .json")
     if path.exists():
         try:
-            load_record(path)
+            held = load_record(path)
         except ValueError as err:
             raise ValueError(f"--out {path} exists and is not a study record: refusing to "
                              f"overwrite it; choose another path ({err})") from err
+        if kind is not None and held["kind"] not in (KIND, kind):
+            raise ValueError(f"--out {path} holds a {held['kind']} record, not a {kind} one: "
+                             f"refusing to overwrite another study's record; choose another "
+                             f"path")
     atomic_write_bytes(path.with_name(path.name + ".probe"), b"")   # writable, not full
     path.with_name(path.name + ".probe").unlink()
     return path
@@ -255,7 +265,7 @@ def load_record(path: str | Path) -> dict:
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is corrupt (not valid JSON: {err}); delete it and rerun the "
                          f"study to recompute it") from err
-    if not isinstance(record, dict) or record.get("kind") != KIND:
+    if not isinstance(record, dict) or record.get("kind") not in STUDY_KINDS:
         raise ValueError(f"{path} is not an lth_utils study record; point to a file written by "
                          f"`python -m lth_utils study`")
     if record.get("schema") != SCHEMA:

@@ -18,7 +18,8 @@ from . import instability, lottery, prune_at_init, results, structured, supermas
 class Study:
     """One study: ``config(profile)``, ``run(cfg, out, trials, progress)`` -> record,
     ``path(cfg, trials)`` -> default record path, ``merge(parts)`` -> record (None: the study
-    has no trials to split), ``owns(config)``: whether a record's config is this study's."""
+    has no trials to split), ``owns(config)``: whether a record's config is this study's;
+    ``kind``: the kind its records carry (older records say ``results.KIND``)."""
     name: str
     chapter: int
     about: str
@@ -27,6 +28,7 @@ class Study:
     path: Callable[[Any, list[int] | None], Path]
     merge: Callable[[list[dict]], dict] | None
     owns: Callable[[dict], bool]
+    kind: str = results.KIND
 
     def trials(self, cfg: Any) -> int | None:
         """How many trials ``cfg`` has (None: one run, no trials to split)."""
@@ -40,7 +42,7 @@ def _lottery(name: str, chapter: int, about: str) -> Study:
         run=lambda cfg, out, trials, progress: lottery.run_study(cfg, out, progress,
                                                                  trials=trials),
         path=lottery.record_path, merge=lottery.merge,
-        owns=lambda c: c.get("name") == name)
+        owns=lambda c: c.get("name") == name, kind=results.KINDS["lottery"])
 
 
 def _instability(network: str) -> Study:
@@ -53,7 +55,8 @@ def _instability(network: str) -> Study:
         path=lambda cfg, trials: results.part_path(instability.record_path(cfg), trials,
                                                    cfg.trials),
         merge=instability.merge,
-        owns=lambda c: c.get("network") == network and "ks" in c)
+        owns=lambda c: c.get("network") == network and "ks" in c,
+        kind=results.KINDS["instability"])
 
 
 def _ch12_run(cfg: dict, out, trials, progress) -> dict:
@@ -76,29 +79,34 @@ STUDIES: dict[str, Study] = {s.name: s for s in [
           run=lambda cfg, out, trials, progress: supermasks.run_study(cfg, out,
                                                                       trials=trials),
           path=supermasks.record_path, merge=supermasks.merge,
-          owns=lambda c: "keeps" in c and "popup_keeps" in c),
+          owns=lambda c: "keeps" in c and "popup_keeps" in c,
+          kind=results.KINDS["supermasks"]),
     Study("prune-at-init", 10, "SNIP, GraSP, SynFlow, magnitude and random at init",
           config=prune_at_init.study_config,
           run=lambda cfg, out, trials, progress: prune_at_init.run_study(
               cfg, progress=progress, out=out, trials=trials),
           path=prune_at_init.record_path, merge=prune_at_init.merge,
-          owns=lambda c: c.get("name") == "prune-at-init"),
+          owns=lambda c: c.get("name") == "prune-at-init",
+          kind=results.KINDS["prune-at-init"]),
     Study("transfer-lenet", 11, "tickets moved between MNIST and Fashion-MNIST",
           config=transfer.transfer_config,
           run=lambda cfg, out, trials, progress: transfer.run_transfer(cfg, out, progress,
                                                                        trials=trials),
           path=transfer.record_path, merge=transfer.merge,
-          owns=lambda c: c.get("name") == "transfer-lenet"),
+          owns=lambda c: c.get("name") == "transfer-lenet",
+          kind=results.KINDS["transfer"]),
     Study("ch12-lenet", 12, "structured vs unstructured pruning; the compressed file",
           config=structured.study_config, run=_ch12_run,
           path=lambda cfg, trials: structured.record_path(cfg["name"]), merge=None,
-          owns=lambda c: str(c.get("name", "")).startswith("ch12-lenet")),
+          owns=lambda c: str(c.get("name", "")).startswith("ch12-lenet"),
+          kind="lth-chapter12"),
 ]}
 
 
 def owner(record: dict) -> Study:
-    """The study a record belongs to (by its config), or ``ValueError``."""
-    found = [s for s in STUDIES.values() if s.owns(record.get("config", {}))]
+    """The study a record belongs to (by its kind and config), or ``ValueError``."""
+    found = [s for s in STUDIES.values() if s.owns(record.get("config", {}))
+             and record.get("kind") in (results.KIND, s.kind)]
     if len(found) != 1:
         raise ValueError("this record's config matches no study of `python -m lth_utils "
                          "study --help`; merge only parts written by that command")

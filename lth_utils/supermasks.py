@@ -355,7 +355,7 @@ def run_study(cfg: SupermaskConfig | None = None, path=None, data=None,
     only these trial indices, a part that :func:`merge` joins with the others (each trial
     trains apart, so a part holds the same numbers as one run)."""
     from . import device_name
-    from .results import (KIND, SCHEMA, check_output, check_part, checkpoint_path, code_version,
+    from .results import (KINDS, SCHEMA, check_output, check_part, checkpoint_path, code_version,
                           load_checkpoint, load_cached, parse_trials, remove_checkpoint,
                           save_checkpoint, save_record, writer_lock)
     cfg = cfg or study_config()
@@ -363,7 +363,7 @@ def run_study(cfg: SupermaskConfig | None = None, path=None, data=None,
     trials = every if trials is None else list(trials)
     parse_trials(",".join(map(str, trials)), cfg.trials)   # checks the indices
     path = Path(path or record_path(cfg, trials))
-    check_output(path)
+    check_output(path, KINDS["supermasks"])
     cached = load_cached(path, cfg.to_dict())
     if cached is not None and held_trials(cached) == trials:
         return cached
@@ -378,7 +378,7 @@ def run_study(cfg: SupermaskConfig | None = None, path=None, data=None,
             done["done"].append(_trial(s, data, cfg))
             done["wall_time_s"] = round(done["wall_time_s"] + time.time() - start, 1)
             save_checkpoint(ckpt, done)
-        record = {"kind": KIND, "schema": SCHEMA, "complete": True, "config": cfg.to_dict(),
+        record = {"kind": KINDS["supermasks"], "schema": SCHEMA, "complete": True, "config": cfg.to_dict(),
                   "code_version": code_version(), "device": device_name(),
                   "wall_time_s": done["wall_time_s"], "trials": done["done"]}
         save_record(record, path)

@@ -244,7 +244,7 @@ def run_transfer(cfg: TransferConfig, out: str | Path | None = None,
     trials = every if trials is None else list(trials)
     results.parse_trials(",".join(map(str, trials)), cfg.trials)   # checks the indices
     out = Path(out) if out is not None else record_path(cfg, trials)
-    results.check_output(out)
+    results.check_output(out, results.KINDS["transfer"])
     cached = results.load_cached(out, cfg.to_dict())
     if cached is not None and (held_trials(cached) or every) == trials:
         return cached
@@ -299,7 +299,7 @@ def _run(cfg: TransferConfig, out: Path, trials: list[int], progress, log) -> di
                                          if m[0] == lv and m[2] == s] for s in STARTS}}
             for lv in cfg.levels]})
         checkpoint(started)
-    record = {"kind": results.KIND, "schema": results.SCHEMA, "config": cfg.to_dict(),
+    record = {"kind": results.KINDS["transfer"], "schema": results.SCHEMA, "config": cfg.to_dict(),
               "complete": True, "code_version": results.code_version(),
               "device": device_name(splits[cfg.datasets[0]].device), "precision": "fp32",
               "wall_time_s": round(state["wall_time_s"], 1), "dense": dense, "levels": levels,

@@ -25,7 +25,7 @@ def test_every_committed_study_record_has_exactly_one_owner():
     """The merge command finds a part's study by its config: no record is claimed twice."""
     for path in sorted((ROOT / "data" / "results").glob("*.json")):
         record = json.loads(path.read_text())
-        if record.get("kind") != results.KIND:
+        if record.get("kind") not in results.STUDY_KINDS:
             continue
         study = studies.owner(record)
         stem = path.stem.replace("-probe", "").split("-sgd")[0]
@@ -59,6 +59,12 @@ def test_split_on_the_command_line_then_merge_equals_one_run(tmp_path, monkeypat
     assert cli.main(run + ["--out", str(tmp_path / "whole.json")]) == 0
     whole, got = (results.load_record(p) for p in (tmp_path / "whole.json", merged))
     assert got["paths"] == whole["paths"] and got["imp"] == whole["imp"]
+    assert whole["kind"] == got["kind"] == "lth-instability"     # each study its own kind
+    assert studies.owner(got).name == "instability-lenet"
+    # another study's record is not an --out to overwrite
+    msg = _exit_message(capsys, ["study", "prune-at-init", "--out", str(merged)])
+    assert "holds a lth-instability record, not a lth-prune-at-init one" in msg
+    assert results.load_record(merged) == got
     assert [p["trials"] for p in got["merged_from"]] == [[0], [1]]
 
 
