@@ -336,11 +336,6 @@ def _unit(cfg: InstabilityConfig, unit: str, template, data: Splits, state: dict
     return {"part": part, "k": k, "trial": t, **path_row(template, a, b, data, cfg.points)}
 
 
-def held_trials(record: dict) -> list[int] | None:
-    """The trial indices a record holds (``None``: all of its config's trials)."""
-    return record.get("trials")
-
-
 def run_study(cfg: InstabilityConfig | None = None, out: str | Path | None = None,
               progress: bool | None = False, data: Splits | None = None, log=print,
               trials: list[int] | None = None) -> dict:
@@ -353,15 +348,14 @@ def run_study(cfg: InstabilityConfig | None = None, out: str | Path | None = Non
     the numbers are the same bits)."""
     cfg = cfg or study_config()
     every = list(range(cfg.trials))
-    trials = every if trials is None else list(trials)
-    results.parse_trials(",".join(map(str, trials)), cfg.trials)   # checks the indices
+    trials = results.trial_list(trials, cfg.trials)
     out = Path(out) if out is not None else results.part_path(record_path(cfg), trials,
                                                               cfg.trials)
     results.check_output(out, results.KINDS["instability"])
     cached = results.load_cached(out, cfg.to_dict())
-    if cached is not None and (held_trials(cached) or every) == trials:
+    if cached is not None and (results.held_trials(cached) or every) == trials:
         return cached
-    results.check_part(out, cfg.to_dict(), trials, held_trials)
+    results.check_part(out, cfg.to_dict(), trials, results.held_trials)
     with results.writer_lock(out):
         return _run(cfg, out, trials, progress, data, log)
 
@@ -402,7 +396,7 @@ def merge(records: list[dict]) -> dict:
     """The record one run of all the trials writes, from the parts of a study split by trials:
     paths in the order of one run's units, each IMP round's per-trial lists in trial order,
     wall times summed."""
-    every, parts = results.check_parts(records, held_trials)
+    every, parts = results.check_parts(records, results.held_trials)
     owner = {t: (r, p) for r, p in zip(records, parts) for t in p}
     paths = {(row["part"], row["k"], row["trial"]): row for r in records for row in r["paths"]}
     cfg = records[0]["config"]

@@ -269,8 +269,7 @@ def run_study(cfg: StudyConfig, out: str | Path | None = None, progress: bool | 
     (and the one before it) beside it: a killed study resumes, and an unreadable checkpoint falls
     back to the previous one, redoing one stage.
     """
-    trials = list(range(cfg.trials)) if trials is None else list(trials)
-    results.parse_trials(",".join(map(str, trials)), cfg.trials)   # checks the indices
+    trials = results.trial_list(trials, cfg.trials)
     out = Path(out) if out is not None else record_path(cfg, trials)
     if not out.parent.is_dir():
         raise FileNotFoundError(f"cannot write the record to {out}: the folder {out.parent} does "
@@ -281,7 +280,7 @@ def run_study(cfg: StudyConfig, out: str | Path | None = None, progress: bool | 
     cached = results.load_cached(out, config)
     if cached is not None and cached.get("trials", list(range(cfg.trials))) == trials:
         return cached
-    results.check_part(out, config, trials, lambda r: r.get("trials"))
+    results.check_part(out, config, trials, results.held_trials)
     if cfg.dropout and trials != list(range(cfg.trials)):
         raise ValueError("a dropout study cannot be split by trials: its dropout masks come "
                          "from one generator shared by the whole population, so a part would "
@@ -418,7 +417,7 @@ def merge(records: list[dict]) -> dict:
     written. The parts must be complete, have the same config, and together hold every trial
     exactly once. Curves are put back in trial order; the wall time is the sum of the parts'.
     """
-    every, parts = results.check_parts(records, lambda r: r.get("trials"))
+    every, parts = results.check_parts(records, results.held_trials)
     owner = {t: i for i, ts in enumerate(parts) for t in ts}
 
     def member(entries_of_part: list[dict], arm: str, t: int) -> dict:

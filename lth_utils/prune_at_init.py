@@ -368,11 +368,6 @@ def record_path(cfg: StudyConfig, trials: list[int] | None = None) -> Path:
                              trials, cfg.trials)
 
 
-def held_trials(record: dict) -> list[int] | None:
-    """The trial indices a record holds (``None``: all of its config's trials)."""
-    return record.get("trials")
-
-
 def run_study(cfg: StudyConfig, data=None, progress: bool | None = None, log=print,
               out: str | Path | None = None, trials: list[int] | None = None) -> dict:
     """Run (or load from ``data/results/prune-at-init-PROFILE.json``, or resume) the study.
@@ -387,15 +382,14 @@ def run_study(cfg: StudyConfig, data=None, progress: bool | None = None, log=pri
     from . import data as data_mod
     from . import device_name
     every = list(range(cfg.trials))
-    trials = every if trials is None else list(trials)
-    results.parse_trials(",".join(map(str, trials)), cfg.trials)   # checks the indices
+    trials = results.trial_list(trials, cfg.trials)
     path = Path(out) if out is not None else record_path(cfg, trials)
     config = cfg.to_dict()
     results.check_output(path, results.KINDS["prune-at-init"])
     cached = results.load_cached(path, config, verbose=False)
-    if cached is not None and (held_trials(cached) or every) == trials:
+    if cached is not None and (results.held_trials(cached) or every) == trials:
         return cached
-    results.check_part(path, config, trials, held_trials)
+    results.check_part(path, config, trials, results.held_trials)
     with results.writer_lock(path):
         record = results.load_record(path) if path.exists() else None
         if record is None or record.get("config") != config:
@@ -426,7 +420,7 @@ def run_study(cfg: StudyConfig, data=None, progress: bool | None = None, log=pri
 def merge(records: list[dict]) -> dict:
     """The record one run of all the trials writes, from the parts of a study split by trials
     (``run_study(..., trials=[...])``): entries in trial order, wall times summed."""
-    every, parts = results.check_parts(records, held_trials)
+    every, parts = results.check_parts(records, results.held_trials)
     owner = {t: r for r, ts in zip(records, parts) for t in ts}
     merged = results.merged_header(records, parts, drop=("entries", "trials"))
     merged.update(trials_done=len(every), complete=True,

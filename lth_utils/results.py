@@ -310,6 +310,21 @@ def parse_trials(spec: str | None, n: int) -> list[int]:
     return out
 
 
+def trial_list(trials, n: int) -> list[int]:
+    """The trial indices a run computes: all ``n`` when ``trials`` is None, else ``trials``
+    checked like ``--trials`` (increasing, in 0..n-1)."""
+    if trials is None:
+        return list(range(n))
+    trials = list(trials)
+    parse_trials(",".join(map(str, trials)), n)
+    return trials
+
+
+def held_trials(record: dict) -> list[int] | None:
+    """The trial indices a record holds: its ``"trials"`` (None: all of its config's)."""
+    return record.get("trials")
+
+
 def part_path(path: str | Path, trials: list[int] | None, n: int) -> Path:
     """``path``, or for a part of a study's ``n`` trials the same name with ``.trials-A-B``
     (or ``.trials-0_2``) before ``.json``, so that the parts of one study never share a file."""

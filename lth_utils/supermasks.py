@@ -356,12 +356,10 @@ def run_study(cfg: SupermaskConfig | None = None, path=None, data=None,
     trains apart, so a part holds the same numbers as one run)."""
     from . import device_name
     from .results import (KINDS, SCHEMA, check_output, check_part, checkpoint_path, code_version,
-                          load_checkpoint, load_cached, parse_trials, remove_checkpoint,
-                          save_checkpoint, save_record, writer_lock)
+                          load_checkpoint, load_cached, remove_checkpoint,
+                          save_checkpoint, save_record, trial_list, writer_lock)
     cfg = cfg or study_config()
-    every = list(range(cfg.trials))
-    trials = every if trials is None else list(trials)
-    parse_trials(",".join(map(str, trials)), cfg.trials)   # checks the indices
+    trials = trial_list(trials, cfg.trials)
     path = Path(path or record_path(cfg, trials))
     check_output(path, KINDS["supermasks"])
     cached = load_cached(path, cfg.to_dict())

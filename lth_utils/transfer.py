@@ -224,11 +224,6 @@ def record_path(cfg: TransferConfig, trials: list[int] | None = None) -> Path:
                              trials, cfg.trials)
 
 
-def held_trials(record: dict) -> list[int] | None:
-    """The trial indices a record holds (``None``: all of its config's trials)."""
-    return record.get("trials")
-
-
 def run_transfer(cfg: TransferConfig, out: str | Path | None = None,
                  progress: bool | None = None, log=print,
                  trials: list[int] | None = None) -> dict:
@@ -241,14 +236,13 @@ def run_transfer(cfg: TransferConfig, out: str | Path | None = None,
     the record one run writes (a population's members do not depend on each other).
     """
     every = list(range(cfg.trials))
-    trials = every if trials is None else list(trials)
-    results.parse_trials(",".join(map(str, trials)), cfg.trials)   # checks the indices
+    trials = results.trial_list(trials, cfg.trials)
     out = Path(out) if out is not None else record_path(cfg, trials)
     results.check_output(out, results.KINDS["transfer"])
     cached = results.load_cached(out, cfg.to_dict())
-    if cached is not None and (held_trials(cached) or every) == trials:
+    if cached is not None and (results.held_trials(cached) or every) == trials:
         return cached
-    results.check_part(out, cfg.to_dict(), trials, held_trials)
+    results.check_part(out, cfg.to_dict(), trials, results.held_trials)
     with results.writer_lock(out):
         return _run(cfg, out, trials, progress, log)
 
@@ -315,7 +309,7 @@ def merge(records: list[dict]) -> dict:
     """The record one run of all the trials writes, from the parts of a study split by
     trials: every per-trial list in trial order (the packed masks are trial 0's), wall times
     summed."""
-    every, parts = results.check_parts(records, held_trials)
+    every, parts = results.check_parts(records, results.held_trials)
     owner = {t: (r, p.index(t)) for r, p in zip(records, parts) for t in p}
 
     def pick(get):   # one value per trial, each from the part that holds it
