@@ -2,7 +2,10 @@
 
 One module per idea: ``data`` (datasets in memory), ``models`` (LeNet-300-100, Conv-2/4/6),
 ``masks`` and ``pruning``, ``population`` (K networks stacked into one computation) and
-``training`` (the population trainer, on the CPU or a GPU), ``lottery`` (the experiment),
+``training`` (the population trainer, on the CPU or a GPU), ``engine`` (the one study engine
+every experiment runs on: config, units, a step per unit, a record, with the cache, the lock,
+checkpoints and resuming), ``lottery`` (the experiment), ``horizon`` (how long a study must
+train: the probes that chose the horizons of chapters 5 and 10),
 ``results`` (records on disk and the cache), ``records`` (reading a record: numbers, tables,
 provenance), ``claims`` (a chapter's verdicts on a record, computed: the ticket against its
 controls and the dense network, with runs cut off by the horizon read as lower bounds),

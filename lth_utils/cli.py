@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "study":
         from . import device, device_name, results
+        from . import profile as current_profile
         study = STUDIES[args.name]
         try:   # a bad LTH_PROFILE, LTH_DEVICE or --trials: say so before any work
             cfg = study.config(args.profile)
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                                  "--trials" if n else f"{args.name} has no trials to spread")
         except ValueError as err:
             parser.exit(2, f"study: {err}\n")
-        profile = cfg["name"].rsplit("-", 1)[1] if isinstance(cfg, dict) else cfg.profile
+        profile = args.profile or current_profile()
         print(f"study {args.name} · profile {profile} · "
               + (f"trials {args.trials or 'all'} of {n} · " if n else "") + device_name())
         t0 = time.time()
@@ -112,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{record['wall_time_s']:.0f} s): {where}")
         if args.name in lottery_names():
             _lottery_summary(record)
+        elif args.name.startswith("horizon-"):
+            from .horizon import summary
+            print("\n".join(summary(args.name.removeprefix("horizon-"), record)))
         return 0
     from .bench import run_bench
     run_bench(iterations=args.iterations, conv_k=args.conv_k)

@@ -24,7 +24,6 @@ record in ``data/results/instability-NETWORK-PROFILE.json``; its figures are in
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,7 +31,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import results
+from . import engine, results
 from .data import Splits
 from .lottery import derive_seed
 from .masks import Masks, fraction_remaining, ones
@@ -336,60 +335,55 @@ def _unit(cfg: InstabilityConfig, unit: str, template, data: Splits, state: dict
     return {"part": part, "k": k, "trial": t, **path_row(template, a, b, data, cfg.points)}
 
 
+class InstabilityStudy(engine.Study):
+    """The instability study as :mod:`lth_utils.engine` runs it: one unit per k of a trial,
+    per IMP round and per ticket path (see :func:`_units`)."""
+    kind = "instability"
+
+    def __init__(self, cfg: InstabilityConfig, trials: list[int] | None = None,
+                 progress: bool | None = False, data: Splits | None = None):
+        super().__init__(cfg.to_dict(), cfg.trials, trials)
+        self.cfg, self.progress, self.data = cfg, progress, data
+
+    def start(self) -> dict:
+        return {"rows": {}}
+
+    def prepare(self, state: dict) -> None:
+        self.data = self.data if self.data is not None else load_data(self.cfg)
+        self.template = build(self.cfg.network, 0, width=self.cfg.width)
+
+    def device(self) -> str:
+        from . import device_name
+        return device_name(self.data.device)
+
+    def units(self) -> list[str]:
+        return _units(self.cfg, self.trials)
+
+    def step(self, unit: str, state: dict) -> None:
+        state["rows"][unit] = _unit(self.cfg, unit, self.template, self.data, state,
+                                    self.progress, self.trials)
+
+    def body(self, state: dict) -> dict:
+        rows = [state["rows"][u] for u in self.units()]
+        return {"paths": [r for r in rows if "part" in r],
+                "imp": [r for r in rows if "round" in r]}
+
+
 def run_study(cfg: InstabilityConfig | None = None, out: str | Path | None = None,
               progress: bool | None = False, data: Splits | None = None, log=print,
               trials: list[int] | None = None) -> dict:
     """The study's record: read from ``out`` (default :func:`record_path`) if it was computed
-    with this config, else computed. A checkpoint beside it (``.ckpt.pt``) is written after
-    every unit (one k of one trial, one IMP round, one ticket path), so a killed run resumes
-    at the next unit and ends with the same record. ``trials``: compute only these trial
-    indices (a part, default name ``...-PROFILE.trials-A-B.json``); :func:`merge` joins the
-    parts into what one run writes (a population's members do not depend on each other, so
-    the numbers are the same bits)."""
+    with this config, else computed by :mod:`lth_utils.engine`, which checkpoints after every
+    unit (one k of one trial, one IMP round, one ticket path), so a killed run resumes at the
+    next unit and ends with the same record. ``trials``: compute only these trial indices (a
+    part, default name ``...-PROFILE.trials-A-B.json``); :func:`merge` joins the parts into
+    what one run writes (a population's members do not depend on each other, so the numbers
+    are the same bits)."""
     cfg = cfg or study_config()
-    every = list(range(cfg.trials))
-    trials = results.trial_list(trials, cfg.trials)
-    out = Path(out) if out is not None else results.part_path(record_path(cfg), trials,
+    study = InstabilityStudy(cfg, trials, progress, data)
+    out = Path(out) if out is not None else results.part_path(record_path(cfg), study.trials,
                                                               cfg.trials)
-    results.check_output(out, results.KINDS["instability"])
-    cached = results.load_cached(out, cfg.to_dict())
-    if cached is not None and (results.held_trials(cached) or every) == trials:
-        return cached
-    results.check_part(out, cfg.to_dict(), trials, results.held_trials)
-    with results.writer_lock(out):
-        return _run(cfg, out, trials, progress, data, log)
-
-
-def _run(cfg: InstabilityConfig, out: Path, trials: list[int], progress, data, log) -> dict:
-    from . import device_name
-    ckpt = results.checkpoint_path(out)
-    state = results.load_checkpoint(ckpt, cfg.to_dict(), log, trials)
-    if state is None:
-        state = {"config": cfg.to_dict(), "trials": trials, "rows": {}, "wall_time_s": 0.0}
-    else:
-        log(f"resuming {out.name} after {len(state['rows'])} unit(s)")
-    data = data if data is not None else load_data(cfg)
-    template = build(cfg.network, 0, width=cfg.width)
-    for unit in _units(cfg, trials):
-        if unit in state["rows"]:
-            continue
-        started = time.time()
-        state["rows"][unit] = _unit(cfg, unit, template, data, state, progress, trials)
-        state["wall_time_s"] += time.time() - started
-        results.save_checkpoint(ckpt, state)
-        log(f"{out.name}: {unit} done ({state['wall_time_s'] / 60:.1f} min so far)")
-    rows = [state["rows"][u] for u in _units(cfg, trials)]
-    record = {"kind": results.KINDS["instability"], "schema": results.SCHEMA, "complete": True,
-              "config": cfg.to_dict(), "code_version": results.code_version(),
-              "device": device_name(data.device), "precision": "fp32",
-              "wall_time_s": round(state["wall_time_s"], 1),
-              "paths": [r for r in rows if "part" in r],
-              "imp": [r for r in rows if "round" in r]}
-    if trials != list(range(cfg.trials)):
-        record["trials"] = trials
-    results.save_record(record, out)
-    results.remove_checkpoint(ckpt)
-    return record
+    return engine.run(study, out, log)
 
 
 def merge(records: list[dict]) -> dict:

@@ -13,21 +13,20 @@ Controls trained beside the ticket in every round, on the same batches:
 One-shot pruning (``oneshot``) prunes the dense trained network once to each target sparsity,
 resets to θ0 and retrains.
 
-A study writes its record after every round (atomically) and keeps a checkpoint beside it, so a
-killed study resumes from the last finished round and ends with the same record.
+A study runs on :mod:`lth_utils.engine`: a checkpoint beside the record after every round, so
+a killed study resumes from the last finished round and ends with the same record.
 """
 from __future__ import annotations
 
 import hashlib
 import os
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
 from . import data as data_mod
-from . import models, pruning, results
+from . import engine, models, pruning, results
 from .masks import Masks, fraction_remaining, ones
 from .population import stack_masks
 from .training import TrainConfig, train_population
@@ -129,7 +128,7 @@ SIZES = {
         "quick": dict(trials=2, rounds=5, iterations=1200, eval_every=200,
                       rates=(0.5, 0.25), controls=("reinit", "random_mask"),
                       oneshot_rounds=(1, 3, 5)),
-        # 20,000 iterations: measured (tools/horizon.py), every arm's validation-loss minimum
+        # 20,000 iterations: measured (the study horizon-lenet-mnist), every arm's validation-loss minimum
         # down to 3.6% weights left falls before 18,000; at 1.9% the random-mask control's
         # falls near 25,000, so the standard study stops at round 15 (3.6%). The controls are
         # trained at the sparsities of the paper's claims (51%, 21%, 3.6%), the one-shot levels
@@ -257,37 +256,129 @@ def record_path(cfg: StudyConfig, trials: list[int] | None = None) -> Path:
                              trials, cfg.trials)
 
 
+class LotteryStudy(engine.Study):
+    """A lottery study as :mod:`lth_utils.engine` runs it. Units: ``dense`` (the dense
+    networks: θ0, trained weights, rewind point), ``oneshot`` (if the config has one-shot
+    rounds) and ``round r`` for r = 1..rounds (the ticket and controls on last round's masks).
+    """
+    kind = "lottery"
+    partial = True       # the rounds so far can be read while a long study runs
+
+    def __init__(self, cfg: StudyConfig, trials: list[int] | None = None,
+                 progress: bool | None = None, data: data_mod.Splits | None = None, log=print):
+        super().__init__(cfg.to_dict(), cfg.trials, trials)
+        self.cfg, self.progress, self.data, self.log = cfg, progress, data, log
+
+    def check(self) -> None:
+        cfg = self.cfg
+        if cfg.dropout and self.trials != self.every:
+            raise ValueError("a dropout study cannot be split by trials: its dropout masks "
+                             "come from one generator shared by the whole population, so a "
+                             "part would not compute what one run does; run all trials in "
+                             "one process")
+        _check_sparsest_round(cfg)
+
+    def start(self) -> dict:
+        return {"rounds": [], "oneshot": []}
+
+    def prepare(self, state: dict) -> None:
+        cfg = self.cfg
+        self.data = self.data or data_mod.load(cfg.dataset, val_size=cfg.val_size,
+                                               train_subset=cfg.train_subset)
+        self.template = models.build(cfg.model, 0, dropout=cfg.dropout, width=cfg.width)
+
+    def device(self) -> str:
+        from . import device_name
+        return device_name(self.data.device)
+
+    def units(self) -> list[str]:
+        return ["dense"] + (["oneshot"] if self.cfg.oneshot_rounds else []) + [
+            f"round {r}" for r in range(1, self.cfg.rounds + 1)]
+
+    def _train(self, members, keep_snapshot: bool, desc: str):
+        return _train_arms(self.cfg, self.template, self.data, members, keep_snapshot,
+                           self.progress, desc)
+
+    def step(self, unit: str, state: dict) -> None:
+        cfg, trials, n = self.cfg, self.trials, len(self.trials)
+        if unit == "dense":
+            inits = [_init(cfg, derive_seed(cfg.seed, "init", t)) for t in trials]
+            dense = [ones(self.template) for _ in trials]
+            run = self._train([("ticket", t, inits[i], dense[i]) for i, t in enumerate(trials)],
+                              True, "dense")
+            entry = {"round": 0, "fraction_remaining": 1.0,
+                     "layers": {name: 1.0 for name in dense[0]},
+                     "arms": {"ticket": [run.history.member(i) for i in range(n)]}}
+            masks = [layer_prune(cfg, {k: v[i] for k, v in run.params.items()}, dense[i])
+                     for i in range(n)]
+            state["rounds"].append(entry)
+            self.log(f"round 0/{cfg.rounds} · 100.0% weights left · {_summary(entry['arms'])}")
+            state.update(rewind=run.snapshot, masks=stack_masks(masks),
+                         dense_trained=run.params)
+        elif unit == "oneshot":
+            members = []
+            for r in cfg.oneshot_rounds:
+                for i, t in enumerate(trials):
+                    w = {k: v[i] for k, v in state["dense_trained"].items()}
+                    m = ones(self.template)
+                    rates = {k: pruning.rate_for_rounds(x, r)
+                             for k, x in layer_rates(cfg, m).items()}
+                    members.append(("oneshot", t, {k: v[i] for k, v in state["rewind"].items()},
+                                    pruning.l1_unstructured(w, m, rates)))
+            run = self._train(members, False, "one-shot")
+            for j, r in enumerate(cfg.oneshot_rounds):
+                sl = range(j * n, (j + 1) * n)
+                mk = members[sl[0]][3]
+                state["oneshot"].append({
+                    "rounds_equivalent": r, "fraction_remaining": fraction_remaining(mk),
+                    "layers": {k: m.mean().item() for k, m in mk.items()},
+                    "arms": {"oneshot": [run.history.member(i) for i in sl]}})
+                self.log(f"one-shot to round {r}'s sparsity · "
+                         f"{100 * fraction_remaining(mk):.1f}% weights left · "
+                         f"{_summary(state['oneshot'][-1]['arms'])}")
+        else:   # pruning round r: ticket and controls on the masks from the last round
+            r = int(unit.split()[1])
+            masks = [{k: v[i] for k, v in state["masks"].items()} for i in range(n)]
+            rewind = [{k: v[i] for k, v in state["rewind"].items()} for i in range(n)]
+            members = round_members(cfg, r, trials, masks, rewind)
+            frac = fraction_remaining(masks[0])
+            run = self._train(members, False, f"round {r}/{cfg.rounds} ({100 * frac:.1f}% left)")
+            arms: dict[str, list[dict]] = {}
+            for j, (arm, _, _, _) in enumerate(members):
+                arms.setdefault(arm, []).append(run.history.member(j))
+            state["rounds"].append({"round": r, "fraction_remaining": frac,
+                                    "layers": {k: m.mean().item() for k, m in masks[0].items()},
+                                    "arms": arms})
+            state["masks"] = stack_masks([layer_prune(cfg, {k: v[i] for k, v in
+                                                            run.params.items()}, masks[i])
+                                          for i in range(n)])
+            self.log(f"round {r}/{cfg.rounds} · {100 * frac:.1f}% weights left · "
+                     f"{_summary(arms)}")
+
+    def body(self, state: dict) -> dict:
+        return {"trials": self.trials, "rounds": state["rounds"], "oneshot": state["oneshot"]}
+
+
 def run_study(cfg: StudyConfig, out: str | Path | None = None, progress: bool | None = None,
               data: data_mod.Splits | None = None, log=print,
               trials: list[int] | None = None) -> dict:
-    """Run (or resume, or load from cache) the study ``cfg``; return its record.
+    """Run (or resume, or load from cache) the study ``cfg`` with :mod:`lth_utils.engine`;
+    return its record.
 
     ``out`` defaults to :func:`record_path`. A complete record with the same config (and trials)
     is returned as is; a record with another config is recomputed. ``trials``: run only these
     trial indices (a part of a study split across processes or machines; merge the parts with
-    ``merge``). A study writes its record after every stage and keeps a checkpoint
-    (and the one before it) beside it: a killed study resumes, and an unreadable checkpoint falls
-    back to the previous one, redoing one stage.
+    ``merge``). The engine keeps a checkpoint (and the one before it) beside the record after
+    every unit (the dense networks, the one-shot networks, each round): a killed study resumes,
+    and an unreadable checkpoint falls back to the previous one, redoing one unit.
     """
-    trials = results.trial_list(trials, cfg.trials)
-    out = Path(out) if out is not None else record_path(cfg, trials)
+    study = LotteryStudy(cfg, trials, progress, data, log)
+    out = Path(out) if out is not None else record_path(cfg, study.trials)
     if not out.parent.is_dir():
         raise FileNotFoundError(f"cannot write the record to {out}: the folder {out.parent} does "
                                 f"not exist; create it (mkdir -p {out.parent}) or pick another "
                                 f"--out")
-    config = cfg.to_dict()
-    results.check_output(out, results.KINDS["lottery"])
-    cached = results.load_cached(out, config)
-    if cached is not None and cached.get("trials", list(range(cfg.trials))) == trials:
-        return cached
-    results.check_part(out, config, trials, results.held_trials)
-    if cfg.dropout and trials != list(range(cfg.trials)):
-        raise ValueError("a dropout study cannot be split by trials: its dropout masks come "
-                         "from one generator shared by the whole population, so a part would "
-                         "not compute what one run does; run all trials in one process")
-    _check_sparsest_round(cfg)
-    with results.writer_lock(out):
-        return _run(cfg, out, config, trials, progress, data, log)
+    return engine.run(study, out, log)
 
 
 def _check_sparsest_round(cfg: StudyConfig) -> None:
@@ -299,111 +390,6 @@ def _check_sparsest_round(cfg: StudyConfig) -> None:
         if n * (1 - rate) ** rounds < 1:
             raise ValueError(f"{rounds} rounds at {rate:.0%} per round would prune every weight "
                              f"of {name} ({n:,} weights): use fewer rounds or a lower rate")
-
-
-def _run(cfg: StudyConfig, out: Path, config: dict, trials: list[int], progress, data,
-         log) -> dict:
-    from . import device_name
-    ckpt_path = results.checkpoint_path(out)
-    state = results.load_checkpoint(ckpt_path, config, log)
-    if state is not None and state["record"].get("trials", trials) != trials:
-        log(f"{ckpt_path.name}: checkpoint of other trials; starting afresh")
-        state = None
-    if state is not None:
-        log(f"resuming {cfg.name} ({cfg.profile}) at stage {state['next']}")
-    data = data or data_mod.load(cfg.dataset, val_size=cfg.val_size,
-                                 train_subset=cfg.train_subset)
-    template = models.build(cfg.model, 0, dropout=cfg.dropout, width=cfg.width)
-    here = device_name(data.device)
-    if state is None:
-        record = {"schema": results.SCHEMA, "kind": results.KINDS["lottery"], "config": config,
-                  "config_key": results.config_key(config), "code_version": results.code_version(),
-                  "trials": trials, "device": here, "precision": "fp32",
-                  "complete": False, "wall_time_s": 0.0, "rounds": [], "oneshot": []}
-        state = {"config": config, "next": 0, "record": record}
-    record = state["record"]
-    if here not in record["device"].split(" + "):
-        record["device"] += f" + {here}"
-    if state["next"] == "done":  # killed after the last checkpoint, before the record was written
-        results.save_record(record, out)
-        results.remove_checkpoint(ckpt_path)
-        return record
-
-    def checkpoint(next_stage, started: float, **tensors) -> None:
-        record["wall_time_s"] = round(record["wall_time_s"] + time.time() - started, 1)
-        state.update(next=next_stage, **tensors)
-        results.save_checkpoint(ckpt_path, state)
-        results.save_record(record, out)
-
-    n = len(trials)
-    stages = [0] + (["oneshot"] if cfg.oneshot_rounds else []) + list(range(1, cfg.rounds + 1))
-    for stage in stages[stages.index(state["next"]):]:
-        started = time.time()
-        following = stages[stages.index(stage) + 1] if stage != stages[-1] else "done"
-        if stage == 0:  # dense networks: θ0, trained weights, rewind point
-            inits = [_init(cfg, derive_seed(cfg.seed, "init", t)) for t in trials]
-            dense = [ones(template) for _ in trials]
-            run = _train_arms(cfg, template, data,
-                              [("ticket", t, inits[i], dense[i]) for i, t in enumerate(trials)],
-                              True, progress, "dense")
-            entry = {"round": 0, "fraction_remaining": 1.0,
-                     "layers": {name: 1.0 for name in dense[0]},
-                     "arms": {"ticket": [run.history.member(i) for i in range(n)]}}
-            masks = [layer_prune(cfg, {k: v[i] for k, v in run.params.items()}, dense[i])
-                     for i in range(n)]
-            del record["rounds"][0:], record["oneshot"][0:]   # a fallback redoes this stage
-            record["rounds"].append(entry)
-            log(f"round 0/{cfg.rounds} · 100.0% weights left · {_summary(entry['arms'])}")
-            checkpoint(following, started, rewind=run.snapshot, masks=stack_masks(masks),
-                       dense_trained=run.params)
-        elif stage == "oneshot":
-            members = []
-            for r in cfg.oneshot_rounds:
-                for i, t in enumerate(trials):
-                    w = {k: v[i] for k, v in state["dense_trained"].items()}
-                    m = ones(template)
-                    rates = {k: pruning.rate_for_rounds(x, r) for k, x in layer_rates(cfg, m).items()}
-                    members.append(("oneshot", t, {k: v[i] for k, v in state["rewind"].items()},
-                                    pruning.l1_unstructured(w, m, rates)))
-            run = _train_arms(cfg, template, data, members, False, progress, "one-shot")
-            del record["oneshot"][0:]
-            for j, r in enumerate(cfg.oneshot_rounds):
-                sl = range(j * n, (j + 1) * n)
-                mk = members[sl[0]][3]
-                record["oneshot"].append({
-                    "rounds_equivalent": r, "fraction_remaining": fraction_remaining(mk),
-                    "layers": {k: m.mean().item() for k, m in mk.items()},
-                    "arms": {"oneshot": [run.history.member(i) for i in sl]}})
-                log(f"one-shot to round {r}'s sparsity · "
-                    f"{100 * fraction_remaining(mk):.1f}% weights left · "
-                    f"{_summary(record['oneshot'][-1]['arms'])}")
-            checkpoint(following, started)
-        else:  # pruning round `stage`: ticket and controls on the masks from the last round
-            r = stage
-            masks = [{k: v[i] for k, v in state["masks"].items()} for i in range(n)]
-            rewind = [{k: v[i] for k, v in state["rewind"].items()} for i in range(n)]
-            members = round_members(cfg, r, trials, masks, rewind)
-            frac = fraction_remaining(masks[0])
-            run = _train_arms(cfg, template, data, members, False, progress,
-                              f"round {r}/{cfg.rounds} ({100 * frac:.1f}% left)")
-            arms: dict[str, list[dict]] = {}
-            for j, (arm, _, _, _) in enumerate(members):
-                arms.setdefault(arm, []).append(run.history.member(j))
-            entry = {"round": r, "fraction_remaining": frac,
-                     "layers": {k: m.mean().item() for k, m in masks[0].items()}, "arms": arms}
-            del record["rounds"][r:]   # a fallback to the previous checkpoint redoes round r
-            record["rounds"].append(entry)
-            new_masks = [layer_prune(cfg, {k: v[i] for k, v in run.params.items()}, masks[i])
-                         for i in range(n)]
-            log(f"round {r}/{cfg.rounds} · {100 * frac:.1f}% weights left · {_summary(arms)}")
-            if r == cfg.rounds:
-                record["complete"] = True
-            checkpoint(following, started, masks=stack_masks(new_masks))
-    if not record["complete"]:  # studies with 0 rounds end after the dense stage / one-shot
-        record["complete"] = True
-        results.save_record(record, out)
-    results.remove_checkpoint(ckpt_path)
-    return record
 
 
 def layer_prune(cfg: StudyConfig, weights: dict[str, torch.Tensor], masks: Masks) -> Masks:

@@ -26,7 +26,6 @@ each check costs, sparsity by sparsity, and which networks were still improving 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import models, pruning, results
+from . import engine, models, pruning, results
 from .masks import Masks, check_fits, ones
 from .records import is_late
 from .population import stack_masks
@@ -310,55 +309,111 @@ def _train(template, cfg, data, members, seed, desc, progress):
                             progress=progress, desc=desc)
 
 
-def _trial(cfg: StudyConfig, t: int, data, progress) -> list[dict]:
-    """Every entry of trial ``t``: dense, the IMP chain (global magnitude pruning, reset to
-    θ0), every method and variant at every sparsity."""
+def _entry(t: int, method: str, variant: str, s: float, masks: Masks, history, k: int) -> dict:
+    """One trained network's row of the record."""
+    return {"trial": t, "sparsity": s, "method": method, "variant": variant,
+            "layers": kept_fractions(masks), **{key: history.member(k)[key] for key in (
+                "early_stop_test_acc", "early_stop_iteration", "final_test_acc")}}
+
+
+def _theta(t: int, cfg: StudyConfig, which: str) -> dict[str, torch.Tensor]:
     from .lottery import derive_seed
-    template = models.build("lenet")
-    model = models.build("lenet", derive_seed(cfg.seed, "init", t))
-    theta0 = {n: p.detach().clone() for n, p in model.named_parameters()}
-    reinit = {n: p.detach() for n, p in
-              models.build("lenet", derive_seed(cfg.seed, "reinit", t)).named_parameters()}
-    gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "masks", t))
-    n_score = cfg.score_batches * cfg.batch_size
-    idx = torch.randperm(len(data.train_y), generator=gen)[:n_score].to(data.device)
-    x, y = data.train_x[idx].cpu(), data.train_y[idx].cpu()
-    entries = []
+    return {n: p.detach().clone() for n, p in
+            models.build("lenet", derive_seed(cfg.seed, which, t)).named_parameters()}
 
-    def entry(method, variant, s, masks, h, k):
-        entries.append({"trial": t, "sparsity": s, "method": method, "variant": variant,
-                        "layers": kept_fractions(masks), **{key: h.member(k)[key] for key in (
-                            "early_stop_test_acc", "early_stop_iteration", "final_test_acc")}})
 
-    masks = ones(model)
-    h = _train(template, cfg, data, [(theta0, masks)], t, "dense", progress)
-    entry("dense", "original", 0.0, masks, h.history, 0)
-    imp = {}
-    for s in imp_schedule(cfg.sparsities, cfg.imp_max_rate):
-        trained = {n: v[0].cpu() for n, v in h.params.items()}
-        masks = pruning.to_sparsity(trained, masks, s, scope="global")
-        h = _train(template, cfg, data, [(theta0, masks)], t, f"IMP {100 * s:.1f}%", progress)
-        if any(abs(s - v) < 1e-9 for v in cfg.sparsities):
-            s = min(cfg.sparsities, key=lambda v: abs(v - s))
-            imp[s] = masks
-            entry("imp", "original", s, masks, h.history, 0)
-    # every method and variant at every sparsity: one population
-    members, labels = [], []
-    for s in cfg.sparsities:
-        for method in cfg.methods:
-            m = prune_at_init(method, model, s, x, y, gen, cfg.synflow_rounds)
-            variants = ("original", "reinit") if method == "random" else VARIANTS
-            for v in variants:
-                labels.append((method, v, s))
-                members.append((reinit if v == "reinit" else theta0,
-                                shuffle_within_layers(m, gen) if v == "shuffled" else m))
-        labels += [("imp", "shuffled", s), ("imp", "reinit", s)]
-        members += [(theta0, shuffle_within_layers(imp[s], gen)), (reinit, imp[s])]
-    run = _train(template, cfg, data, members, t, f"trial {t}: {len(members)} networks",
-                 progress)
-    for k, (method, v, s) in enumerate(labels):
-        entry(method, v, s, members[k][1], run.history, k)
-    return entries
+class PruneAtInitStudy(engine.Study):
+    """The study as :mod:`lth_utils.engine` runs it. Units of each trial ``t``: ``t dense``
+    (the dense network), ``t imp i`` (round i of the IMP chain: global magnitude pruning of
+    the last round's trained weights, reset to θ0) and ``t methods`` (every method and
+    variant at every sparsity, trained as one population)."""
+    kind = "prune-at-init"
+
+    def __init__(self, cfg: StudyConfig, trials: list[int] | None = None, data=None,
+                 progress: bool | None = None):
+        super().__init__(cfg.to_dict(), cfg.trials, trials)
+        self.cfg, self.data, self.progress = cfg, data, progress
+        self.schedule = imp_schedule(cfg.sparsities, cfg.imp_max_rate)
+
+    def start(self) -> dict:
+        # chain: trial -> the last trained weights and mask of its IMP chain; imp: trial ->
+        # sparsity -> the IMP mask at each of the study's sparsities
+        return {"entries": [], "chain": {}, "imp": {}}
+
+    def prepare(self, state: dict) -> None:
+        from . import data as data_mod
+        self.data = self.data or data_mod.load("mnist", val_size=self.cfg.val_size,
+                                               train_subset=self.cfg.train_subset)
+        self.template = models.build("lenet")
+
+    def device(self) -> str:
+        from . import device_name
+        return device_name(self.data.device)
+
+    def units(self) -> list[str]:
+        return [u for t in self.trials for u in [f"{t} dense"] + [
+            f"{t} imp {i}" for i in range(1, len(self.schedule) + 1)] + [f"{t} methods"]]
+
+    def _train(self, members, t: int, desc: str):
+        return _train(self.template, self.cfg, self.data, members, t, desc, self.progress)
+
+    def step(self, unit: str, state: dict) -> None:
+        t, what, *i = unit.split()
+        cfg, theta0 = self.cfg, _theta(int(t), self.cfg, "init")
+        if what == "dense":
+            masks = ones(self.template)
+            h = self._train([(theta0, masks)], int(t), "dense")
+            state["entries"].append(_entry(int(t), "dense", "original", 0.0, masks,
+                                           h.history, 0))
+        elif what == "imp":
+            s = self.schedule[int(i[0]) - 1]
+            masks = pruning.to_sparsity(state["chain"][t]["trained"],
+                                        state["chain"][t]["masks"], s, scope="global")
+            h = self._train([(theta0, masks)], int(t), f"IMP {100 * s:.1f}%")
+            if any(abs(s - v) < 1e-9 for v in cfg.sparsities):
+                s = min(cfg.sparsities, key=lambda v: abs(v - s))
+                state["imp"].setdefault(t, {})[str(s)] = masks
+                state["entries"].append(_entry(int(t), "imp", "original", s, masks,
+                                               h.history, 0))
+        else:
+            state["entries"] += self._methods(int(t), theta0, state["imp"][t])
+            del state["chain"][t], state["imp"][t]
+            return
+        state["chain"][t] = {"trained": {n: v[0].cpu() for n, v in h.params.items()},
+                             "masks": masks}
+
+    def _methods(self, t: int, theta0, imp: dict[str, Masks]) -> list[dict]:
+        """Every method and variant at every sparsity of trial ``t``: one population."""
+        from .lottery import derive_seed
+        cfg = self.cfg
+        model = models.build("lenet", derive_seed(cfg.seed, "init", t))
+        reinit = _theta(t, cfg, "reinit")
+        gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "masks", t))
+        n_score = cfg.score_batches * cfg.batch_size
+        idx = torch.randperm(len(self.data.train_y), generator=gen)[:n_score]
+        idx = idx.to(self.data.device)
+        x, y = self.data.train_x[idx].cpu(), self.data.train_y[idx].cpu()
+        members, labels = [], []
+        for s in cfg.sparsities:
+            for method in cfg.methods:
+                m = prune_at_init(method, model, s, x, y, gen, cfg.synflow_rounds)
+                variants = ("original", "reinit") if method == "random" else VARIANTS
+                for v in variants:
+                    labels.append((method, v, s))
+                    members.append((reinit if v == "reinit" else theta0,
+                                    shuffle_within_layers(m, gen) if v == "shuffled" else m))
+            labels += [("imp", "shuffled", s), ("imp", "reinit", s)]
+            members += [(theta0, shuffle_within_layers(imp[str(s)], gen)),
+                        (reinit, imp[str(s)])]
+        run = self._train(members, t, f"trial {t}: {len(members)} networks")
+        return [_entry(t, method, v, s, members[k][1], run.history, k)
+                for k, (method, v, s) in enumerate(labels)]
+
+    def body(self, state: dict) -> dict:
+        return {"trials_done": len(self.trials),
+                "rounds": [{"round": i, "fraction_remaining": 1 - s}
+                           for i, s in enumerate([0.0] + self.schedule)],
+                "entries": state["entries"]}
 
 
 def record_path(cfg: StudyConfig, trials: list[int] | None = None) -> Path:
@@ -370,51 +425,19 @@ def record_path(cfg: StudyConfig, trials: list[int] | None = None) -> Path:
 
 def run_study(cfg: StudyConfig, data=None, progress: bool | None = None, log=print,
               out: str | Path | None = None, trials: list[int] | None = None) -> dict:
-    """Run (or load from ``data/results/prune-at-init-PROFILE.json``, or resume) the study.
+    """Run (or load from ``data/results/prune-at-init-PROFILE.json``, or resume) the study
+    with :mod:`lth_utils.engine`: a checkpoint after every unit (the dense network, each IMP
+    round, the population of one trial), so a killed run resumes at the next unit.
 
-    The record is written after every trial; a killed run resumes at the next trial.
     Its ``entries`` hold one dict per trained network: trial, sparsity, method ("dense", "imp"
     or one of :data:`METHODS`), variant, per-layer kept fractions and test accuracies.
     ``trials``: compute only these trial indices (a part; :func:`merge` joins the parts into
     the record one run writes: each trial is its own population, so a part's numbers are
     the same bits as in one run).
     """
-    from . import data as data_mod
-    from . import device_name
-    every = list(range(cfg.trials))
-    trials = results.trial_list(trials, cfg.trials)
-    path = Path(out) if out is not None else record_path(cfg, trials)
-    config = cfg.to_dict()
-    results.check_output(path, results.KINDS["prune-at-init"])
-    cached = results.load_cached(path, config, verbose=False)
-    if cached is not None and (results.held_trials(cached) or every) == trials:
-        return cached
-    results.check_part(path, config, trials, results.held_trials)
-    with results.writer_lock(path):
-        record = results.load_record(path) if path.exists() else None
-        if record is None or record.get("config") != config:
-            record = {"schema": results.SCHEMA, "kind": results.KINDS["prune-at-init"], "config": config,
-                      "config_key": results.config_key(config), "trials_done": 0,
-                      "device": "", "precision": "fp32", "complete": False, "wall_time_s": 0.0,
-                      "rounds": [{"round": i, "fraction_remaining": 1 - s} for i, s in
-                                 enumerate([0.0] + imp_schedule(cfg.sparsities,
-                                                                 cfg.imp_max_rate))],
-                      "entries": []}
-            if trials != every:
-                record["trials"] = trials
-        data = data or data_mod.load("mnist", val_size=cfg.val_size,
-                                     train_subset=cfg.train_subset)
-        record["device"] = device_name(data.device)
-        for i in range(record["trials_done"], len(trials)):
-            t, started = trials[i], time.time()
-            record["entries"] += _trial(cfg, t, data, progress)
-            record.update(trials_done=i + 1, complete=i + 1 == len(trials),
-                          code_version=results.code_version(),
-                          wall_time_s=round(record["wall_time_s"] + time.time() - started, 1))
-            results.save_record(record, path)
-            log(f"trial {t} done ({i + 1}/{len(trials)}; "
-                f"{record['wall_time_s'] / 60:.1f} min so far)")
-    return record
+    study = PruneAtInitStudy(cfg, trials, data, progress)
+    path = Path(out) if out is not None else record_path(cfg, study.trials)
+    return engine.run(study, path, log, verbose=False)
 
 
 def merge(records: list[dict]) -> dict:

@@ -20,7 +20,7 @@ KIND = "lth-study"       # records written before each study had a kind of its o
 # each study's own kind, written into its records (a record's kind says which reader it needs)
 KINDS = {"lottery": "lth-lottery", "instability": "lth-instability",
          "supermasks": "lth-supermasks", "prune-at-init": "lth-prune-at-init",
-         "transfer": "lth-transfer"}
+         "transfer": "lth-transfer", "chapter12": "lth-chapter12", "horizon": "lth-horizon"}
 STUDY_KINDS = {KIND, *KINDS.values()}
 PACKAGE = Path(__file__).resolve().parent
 

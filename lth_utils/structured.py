@@ -9,20 +9,18 @@ have the smallest L1 norm, the criterion Li et al. (2017) use for convolution fi
 :func:`prune_neurons` does it for a ``nn.Sequential`` of Linear/ReLU layers (LeNet-300-100),
 :func:`widths_for_fraction` picks hidden widths with a given number of weights, and
 :func:`compare` prunes a trained LeNet both ways at the same weight counts and fine-tunes each:
-the chapter's accuracy-versus-latency study, cached as a JSON record (:func:`cached_compare`).
+the chapter's accuracy-versus-latency study, cached as a JSON record (:func:`run_study`).
 """
 from __future__ import annotations
 
 import copy
-import json
-import time
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from . import masks as masks_mod
-from . import pruning, results, training
+from . import engine, pruning, results, training
 from .data import Splits
 
 
@@ -146,39 +144,40 @@ def study_config(profile: str | None = None) -> dict:
     return dict(name=f"ch12-lenet-{p}", **SIZES[p], weight_bits=8, seed=0)
 
 
+class Chapter12Study(engine.Study):
+    """Chapter 12's study as :mod:`lth_utils.engine` runs it: one unit (train LeNet-300-100,
+    compare structured and unstructured pruning, save the compressed file), one seed."""
+    kind = "chapter12"
+
+    def __init__(self, config: dict):
+        super().__init__(config)
+
+    def units(self) -> list[str]:
+        return ["train and compare"]
+
+    def step(self, unit: str, state: dict) -> None:
+        state["found"] = lenet_study(self.config)
+
+    def body(self, state: dict) -> dict:
+        return state["found"]
+
+
 def run_study(config: dict | None = None) -> dict:
-    """Chapter 12's record for ``config`` (default :func:`study_config`): read if computed with
-    it, else trained (:func:`lenet_study`) and saved."""
+    """Chapter 12's record for ``config`` (default :func:`study_config`), kept in
+    ``data/results/NAME.json``: read if computed with it, else trained (:func:`lenet_study`)
+    by :mod:`lth_utils.engine` and saved with its config, code version, device and wall
+    time."""
     config = config or study_config()
-    return cached_compare(config["name"], config, lambda: lenet_study(config))
-
-
-def cached_compare(name: str, config: dict, compute) -> dict:
-    """The record ``results_dir()/name.json`` if it holds exactly ``config``; else run
-    ``compute()`` (returning a dict of results), time it, and save it with its config, code
-    version and device. The chapter's expensive training goes through here."""
-    from . import device_name
-    path = results.results_dir() / f"{name}.json"
-    if path.exists():
-        rec = json.loads(path.read_text())
-        if rec.get("config") == config:
-            return rec
-        print(f"{path.name}: config changed: recomputing")
-    t = time.time()
-    out = compute()
-    rec = {"kind": "lth-chapter12", "config": config, "code_version": results.code_version(),
-           "device": device_name(), "wall_time_s": round(time.time() - t, 1), **out}
-    results.atomic_write_text(path, json.dumps(rec, indent=1))
-    return rec
+    return engine.run(Chapter12Study(config), record_path(config["name"]))
 
 
 def record_path(name: str) -> Path:
-    """Where :func:`cached_compare` keeps the record ``name`` (and files beside it)."""
+    """Where :func:`run_study` keeps the record ``name`` (and files beside it)."""
     return results.results_dir() / f"{name}.json"
 
 
 def lenet_study(config: dict) -> dict:
-    """Chapter 12's training, for :func:`cached_compare`: train LeNet-300-100 dense on MNIST,
+    """Chapter 12's training, for :func:`run_study`: train LeNet-300-100 dense on MNIST,
     :func:`compare` at ``config["fractions"]``, and save the unstructured network nearest 8% of
     the weights with :func:`lth_utils.sparse.save_compressed` beside the record, reloading it to
     test it. ``config``: name, train_subset, n_eval, iterations, finetune_iterations,

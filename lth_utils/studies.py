@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from . import instability, lottery, prune_at_init, results, structured, supermasks, transfer
+from . import (horizon, instability, lottery, prune_at_init, results, structured, supermasks,
+               transfer)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,17 @@ def _instability(network: str) -> Study:
         kind=results.KINDS["instability"])
 
 
+def _horizon(name: str, chapter: int, about: str) -> Study:
+    return Study(
+        f"horizon-{name}", chapter, about,
+        config=lambda p: horizon.config(name, p),
+        run=lambda cfg, out, trials, progress: horizon.run_probe(name, cfg, out, progress),
+        path=lambda cfg, trials: horizon.record_path(name, cfg), merge=None,
+        owns=lambda c: c == horizon.config(name, "quick") or c == horizon.config(name,
+                                                                                "standard"),
+        kind=results.KINDS["horizon"])
+
+
 def _ch12_run(cfg: dict, out, trials, progress) -> dict:
     if out is not None:
         raise ValueError("ch12-lenet writes its record (and its compressed file) to "
@@ -68,6 +80,7 @@ def _ch12_run(cfg: dict, out, trials, progress) -> dict:
 
 STUDIES: dict[str, Study] = {s.name: s for s in [
     _lottery("lenet-mnist", 5, "IMP on LeNet-300-100, MNIST: tickets and controls"),
+    _horizon("lenet-mnist", 5, "how long LeNet must train: where each arm stops improving"),
     _lottery("lenet-fashion-mnist", 6, "IMP on LeNet-300-100, Fashion-MNIST"),
     _lottery("conv2-cifar10", 7, "IMP on Conv-2, CIFAR-10"),
     _lottery("conv4-cifar10", 7, "IMP on Conv-4, CIFAR-10"),
@@ -88,6 +101,7 @@ STUDIES: dict[str, Study] = {s.name: s for s in [
           path=prune_at_init.record_path, merge=prune_at_init.merge,
           owns=lambda c: c.get("name") == "prune-at-init",
           kind=results.KINDS["prune-at-init"]),
+    _horizon("prune-at-init", 10, "how long chapter 10's sparse networks must train"),
     Study("transfer-lenet", 11, "tickets moved between MNIST and Fashion-MNIST",
           config=transfer.transfer_config,
           run=lambda cfg, out, trials, progress: transfer.run_transfer(cfg, out, progress,
@@ -99,7 +113,7 @@ STUDIES: dict[str, Study] = {s.name: s for s in [
           config=structured.study_config, run=_ch12_run,
           path=lambda cfg, trials: structured.record_path(cfg["name"]), merge=None,
           owns=lambda c: str(c.get("name", "")).startswith("ch12-lenet"),
-          kind="lth-chapter12"),
+          kind=results.KINDS["chapter12"]),
 ]}
 
 

@@ -20,7 +20,6 @@ Weights are name -> tensor dicts in PyTorch's layout; stacked ones are (K, *shap
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
+from . import engine
 from .masks import Masks, fraction_remaining
 from .population import Params, evaluate, population_forward, stack_masks
 
@@ -346,42 +346,44 @@ def held_trials(record: dict) -> list[int]:
     return [t["seed"] for t in record["trials"]]
 
 
+class SupermaskStudy(engine.Study):
+    """The supermask study as :mod:`lth_utils.engine` runs it: one unit per trial."""
+    kind = "supermasks"
+
+    def __init__(self, cfg: SupermaskConfig, trials: list[int] | None = None, data=None):
+        super().__init__(cfg.to_dict(), cfg.trials, trials)
+        self.cfg, self.data = cfg, data
+
+    def held(self, record: dict) -> list[int]:
+        return held_trials(record)
+
+    def start(self) -> dict:
+        return {"rows": []}
+
+    def prepare(self, state: dict) -> None:
+        self.data = self.data if self.data is not None else load_data(self.cfg)
+
+    def units(self) -> list[str]:
+        return [f"trial {t}" for t in self.trials]
+
+    def step(self, unit: str, state: dict) -> None:
+        state["rows"].append(_trial(int(unit.split()[1]), self.data, self.cfg))
+
+    def body(self, state: dict) -> dict:
+        return {"trials": state["rows"]}
+
+
 def run_study(cfg: SupermaskConfig | None = None, path=None, data=None,
               trials: list[int] | None = None) -> dict:
-    """The chapter's study, read from its record if one with this config exists, else run
-    and saved to ``data/results/supermasks-lenet-mnist-PROFILE.json``. The trials done so far
-    are kept beside it (``.ckpt.pt``) after each one, so a killed study resumes at the next
-    trial. ``data``: splits to use instead of :func:`load_data` (tests). ``trials``: compute
-    only these trial indices, a part that :func:`merge` joins with the others (each trial
-    trains apart, so a part holds the same numbers as one run)."""
-    from . import device_name
-    from .results import (KINDS, SCHEMA, check_output, check_part, checkpoint_path, code_version,
-                          load_checkpoint, load_cached, remove_checkpoint,
-                          save_checkpoint, save_record, trial_list, writer_lock)
+    """The chapter's study, read from its record if one with this config exists, else run by
+    :mod:`lth_utils.engine` and saved to ``data/results/supermasks-lenet-mnist-PROFILE.json``.
+    The trials done so far are kept beside it (``.ckpt.pt``) after each one, so a killed
+    study resumes at the next trial. ``data``: splits to use instead of :func:`load_data`
+    (tests). ``trials``: compute only these trial indices, a part that :func:`merge` joins
+    with the others (each trial trains apart, so a part holds the same numbers as one run)."""
     cfg = cfg or study_config()
-    trials = trial_list(trials, cfg.trials)
-    path = Path(path or record_path(cfg, trials))
-    check_output(path, KINDS["supermasks"])
-    cached = load_cached(path, cfg.to_dict())
-    if cached is not None and held_trials(cached) == trials:
-        return cached
-    check_part(path, cfg.to_dict(), trials, held_trials)
-    ckpt = checkpoint_path(path)
-    with writer_lock(path):
-        done = load_checkpoint(ckpt, cfg.to_dict(), trials=trials) or {
-            "config": cfg.to_dict(), "trials": trials, "done": [], "wall_time_s": 0.0}
-        data = data if data is not None else load_data(cfg)
-        for s in trials[len(done["done"]):]:
-            start = time.time()
-            done["done"].append(_trial(s, data, cfg))
-            done["wall_time_s"] = round(done["wall_time_s"] + time.time() - start, 1)
-            save_checkpoint(ckpt, done)
-        record = {"kind": KINDS["supermasks"], "schema": SCHEMA, "complete": True, "config": cfg.to_dict(),
-                  "code_version": code_version(), "device": device_name(),
-                  "wall_time_s": done["wall_time_s"], "trials": done["done"]}
-        save_record(record, path)
-        remove_checkpoint(ckpt)
-    return record
+    study = SupermaskStudy(cfg, trials, data)
+    return engine.run(study, Path(path or record_path(cfg, study.trials)))
 
 
 def merge(records: list[dict]) -> dict:

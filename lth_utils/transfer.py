@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +27,7 @@ import numpy as np
 import torch
 
 from . import data as data_mod
-from . import models, results
+from . import engine, models, results
 from .lottery import derive_seed
 from .masks import Masks, fraction_remaining, ones
 from .pruning import check_fraction, l1_unstructured, random_like
@@ -224,85 +223,79 @@ def record_path(cfg: TransferConfig, trials: list[int] | None = None) -> Path:
                              trials, cfg.trials)
 
 
-def run_transfer(cfg: TransferConfig, out: str | Path | None = None,
-                 progress: bool | None = None, log=print,
-                 trials: list[int] | None = None) -> dict:
-    """The transfer study's record: read from ``out`` if computed with this config, else run.
+class TransferStudy(engine.Study):
+    """The transfer study as :mod:`lth_utils.engine` runs it: the tickets on each dataset,
+    then each direction, one unit each."""
+    kind = "transfer"
 
-    ``out`` defaults to ``data/results/transfer-lenet-PROFILE.json``. A checkpoint beside it
-    (``.ckpt.pt``) is written after each stage (the tickets on each dataset, then each
-    direction), so a killed run resumes where it stopped and ends with the same record.
-    ``trials``: compute only these trial indices (a part); :func:`merge` joins the parts into
-    the record one run writes (a population's members do not depend on each other).
-    """
-    every = list(range(cfg.trials))
-    trials = results.trial_list(trials, cfg.trials)
-    out = Path(out) if out is not None else record_path(cfg, trials)
-    results.check_output(out, results.KINDS["transfer"])
-    cached = results.load_cached(out, cfg.to_dict())
-    if cached is not None and (results.held_trials(cached) or every) == trials:
-        return cached
-    results.check_part(out, cfg.to_dict(), trials, results.held_trials)
-    with results.writer_lock(out):
-        return _run(cfg, out, trials, progress, log)
+    def __init__(self, cfg: TransferConfig, trials: list[int] | None = None,
+                 progress: bool | None = None):
+        super().__init__(cfg.to_dict(), cfg.trials, trials)
+        self.cfg, self.progress = cfg, progress
 
+    def start(self) -> dict:
+        return {"tickets": {}, "dense": {}, "directions": []}
 
-def _run(cfg: TransferConfig, out: Path, trials: list[int], progress, log) -> dict:
-    from . import device_name
-    ckpt = results.checkpoint_path(out)
-    state = results.load_checkpoint(ckpt, cfg.to_dict(), log, trials)
-    if state is None:
-        log(f"computing {out.name} (no record for this config)")
-        state = {"config": cfg.to_dict(), "trials": trials, "tickets": {}, "dense": {},
-                 "directions": [], "wall_time_s": 0.0}
-    else:
-        log(f"resuming {out.name} from {ckpt.name}")
+    def prepare(self, state: dict) -> None:
+        self.splits = {n: load_data(self.cfg, n) for n in self.cfg.datasets}
 
-    def checkpoint(started: float) -> None:
-        state["wall_time_s"] += time.time() - started
-        results.save_checkpoint(ckpt, state)
+    def device(self) -> str:
+        from . import device_name
+        return device_name(self.splits[self.cfg.datasets[0]].device)
 
-    splits = {n: load_data(cfg, n) for n in cfg.datasets}
-    tickets, dense = state["tickets"], state["dense"]
-    for n, d in splits.items():
-        if n not in tickets:
-            started = time.time()
-            tickets[n], dense[n] = find_tickets(cfg, d, progress, trials)
-            checkpoint(started)
-    levels = []
-    for lv in cfg.levels:
-        a, b = (tickets[n][lv] for n in cfg.datasets)
-        levels.append({"round": lv, "fraction_remaining": fraction_remaining(a[0]),
-                       "layers": {r["layer"]: r["kept_a"] / r["total"]
-                                  for r in mask_overlap(a[0], b[0])},
-                       "overlap": [mask_overlap(x, y) for x, y in zip(a, b)],
-                       "masks": {n: pack(tickets[n][lv][0]) for n in cfg.datasets}})
-    directions = state["directions"]
-    for src, tgt in (cfg.datasets, cfg.datasets[::-1])[len(directions):]:
-        started = time.time()
+    def units(self) -> list[str]:
+        a, b = self.cfg.datasets
+        return [f"tickets {a}", f"tickets {b}", f"{a} -> {b}", f"{b} -> {a}"]
+
+    def step(self, unit: str, state: dict) -> None:
+        cfg, trials, tickets = self.cfg, self.trials, state["tickets"]
+        if unit.startswith("tickets "):
+            n = unit.split()[1]
+            tickets[n], state["dense"][n] = find_tickets(cfg, self.splits[n], self.progress,
+                                                         trials)
+            return
+        src, _, tgt = unit.split()
         members = [(lv, t, *s) for lv in cfg.levels for i, t in enumerate(trials)
                    for s in four_starts(cfg, tickets[src][lv][i], tickets[tgt][lv][i], t, lv,
                                         (src, tgt))]
         seeds = [derive_seed(cfg.seed, "batches", m[1], tgt) for m in members]
         run = train_population(models.build("lenet"), stack_masks([m[3] for m in members]),
-                               stack_masks([m[4] for m in members]), splits[tgt],
-                               cfg.train_config(), seeds, progress, f"{src} -> {tgt}")
+                               stack_masks([m[4] for m in members]), self.splits[tgt],
+                               cfg.train_config(), seeds, self.progress, f"{src} -> {tgt}")
         got = _summaries(run, len(members))
-        directions.append({"source": src, "target": tgt, "levels": [
+        state["directions"].append({"source": src, "target": tgt, "levels": [
             {"round": lv, "starts": {s: [g for m, g in zip(members, got)
                                          if m[0] == lv and m[2] == s] for s in STARTS}}
             for lv in cfg.levels]})
-        checkpoint(started)
-    record = {"kind": results.KINDS["transfer"], "schema": results.SCHEMA, "config": cfg.to_dict(),
-              "complete": True, "code_version": results.code_version(),
-              "device": device_name(splits[cfg.datasets[0]].device), "precision": "fp32",
-              "wall_time_s": round(state["wall_time_s"], 1), "dense": dense, "levels": levels,
-              "directions": directions}
-    if trials != list(range(cfg.trials)):
-        record["trials"] = trials
-    results.save_record(record, out)
-    results.remove_checkpoint(ckpt)
-    return record
+
+    def body(self, state: dict) -> dict:
+        tickets, cfg = state["tickets"], self.cfg
+        levels = []
+        for lv in cfg.levels:
+            a, b = (tickets[n][lv] for n in cfg.datasets)
+            levels.append({"round": lv, "fraction_remaining": fraction_remaining(a[0]),
+                           "layers": {r["layer"]: r["kept_a"] / r["total"]
+                                      for r in mask_overlap(a[0], b[0])},
+                           "overlap": [mask_overlap(x, y) for x, y in zip(a, b)],
+                           "masks": {n: pack(tickets[n][lv][0]) for n in cfg.datasets}})
+        return {"dense": state["dense"], "levels": levels, "directions": state["directions"]}
+
+
+def run_transfer(cfg: TransferConfig, out: str | Path | None = None,
+                 progress: bool | None = None, log=print,
+                 trials: list[int] | None = None) -> dict:
+    """The transfer study's record: read from ``out`` if computed with this config, else run
+    by :mod:`lth_utils.engine`.
+
+    ``out`` defaults to ``data/results/transfer-lenet-PROFILE.json``. A checkpoint beside it
+    (``.ckpt.pt``) is written after each unit (the tickets on each dataset, then each
+    direction), so a killed run resumes where it stopped and ends with the same record.
+    ``trials``: compute only these trial indices (a part); :func:`merge` joins the parts into
+    the record one run writes (a population's members do not depend on each other).
+    """
+    study = TransferStudy(cfg, trials, progress)
+    out = Path(out) if out is not None else record_path(cfg, study.trials)
+    return engine.run(study, out, log)
 
 
 def merge(records: list[dict]) -> dict:

@@ -243,11 +243,16 @@ def test_a_crafted_checkpoint_cannot_run_code(tmp_path):
     assert results.load_checkpoint(ckpt, {"a": 1}, logs.append) is None
     assert not marker.exists(), "loading a checkpoint ran code"
     assert any("unreadable" in m for m in logs) and (tmp_path / "s.ckpt.pt.corrupt").exists()
-    # every study saves and loads its checkpoints through results (one format)
-    for f in ("lottery", "instability", "transfer", "supermasks"):
+    # every study runs on the engine, which alone saves and loads checkpoints (one format)
+    engine = (ROOT / "lth_utils" / "engine.py").read_text()
+    assert "save_checkpoint(" in engine and "load_checkpoint(" in engine
+    for f in ("lottery", "instability", "transfer", "supermasks", "prune_at_init",
+              "structured", "horizon"):
         text = (ROOT / "lth_utils" / f"{f}.py").read_text()
-        assert "save_checkpoint(" in text and "load_checkpoint(" in text, f
-        assert "torch.load(" not in text and "torch.save(" not in text, f
+        assert "(engine.Study):" in text and "engine.run(" in text, f
+        for call in ("torch.load(", "torch.save(", "save_checkpoint(", "load_checkpoint(",
+                     "writer_lock(", "save_record("):
+            assert call not in text, (f, call)
     # no loader in the package unpickles arbitrary objects
     for f in (ROOT / "lth_utils").glob("*.py"):
         assert "weights_only=False" not in f.read_text(), f.name

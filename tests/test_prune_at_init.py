@@ -238,7 +238,8 @@ def test_layer_state_and_the_explorer_panel(lenet):
 
 
 def test_run_study_writes_resumes_and_caches(tmp_path, monkeypatch):
-    """A study killed after its first trial resumes at the second, then loads from cache."""
+    """A study killed in its last unit (trial 1's population) resumes there, unit by unit,
+    then loads from cache."""
     from lth_utils.data import Splits
     monkeypatch.setenv("LTH_RESULTS_DIR", str(tmp_path))
     g = torch.Generator().manual_seed(0)
@@ -247,24 +248,26 @@ def test_run_study_writes_resumes_and_caches(tmp_path, monkeypatch):
                   x[150:], y[150:])
     cfg = pai.study_config("quick", name="pai-test", sparsities=(0.9,), trials=2, iterations=2,
                            eval_every=1, synflow_rounds=2, imp_max_rate=0.9)
-    calls, real = [], pai._trial
+    calls, real = [], pai.PruneAtInitStudy.step
 
-    def dies_at_second(c, t, d, p):
-        calls.append(t)
-        if t == 1 and len(calls) == 2:
+    def dies_in_trial_1s_population(self, unit, state):
+        calls.append(unit)
+        if unit == "1 methods" and calls.count(unit) == 1:
             raise KeyboardInterrupt
-        return real(c, t, d, p)
+        return real(self, unit, state)
 
-    monkeypatch.setattr(pai, "_trial", dies_at_second)
+    monkeypatch.setattr(pai.PruneAtInitStudy, "step", dies_in_trial_1s_population)
     with pytest.raises(KeyboardInterrupt):
         pai.run_study(cfg, data, progress=False, log=lambda s: None)
-    partial = json.loads((tmp_path / "pai-test-quick.json").read_text())
-    assert partial["trials_done"] == 1 and not partial["complete"]
+    path = tmp_path / "pai-test-quick.json"
+    assert not path.exists() and path.with_suffix(".ckpt.pt").exists()
     rec = pai.run_study(cfg, data, progress=False, log=lambda s: None)
-    assert calls == [0, 1, 1] and rec["complete"] and rec["trials_done"] == 2
+    units = [f"{t} {u}" for t in (0, 1) for u in ("dense", "imp 1", "methods")]
+    assert calls == units + ["1 methods"] and rec["complete"] and rec["trials_done"] == 2
+    assert not path.with_suffix(".ckpt.pt").exists()
     # per trial: dense, IMP, 4 methods x 3 variants, random x 2, IMP shuffled and reinit
     assert len(rec["entries"]) == 2 * (1 + 1 + 4 * 3 + 2 + 2)
-    assert pai.run_study(cfg, data, progress=False) == rec and calls == [0, 1, 1]
+    assert pai.run_study(cfg, data, progress=False) == rec and len(calls) == 7
 
 
 def test_split_by_trials_then_merge_equals_one_run(tmp_path, monkeypatch):

@@ -1,0 +1,120 @@
+"""The study engine (lth_utils.engine): units, checkpoints, resuming, the cache, the record's
+header, parts; and the studies that moved onto it last (the horizon probes, chapter 12)."""
+import json
+
+import pytest
+
+from lth_utils import engine, horizon, results, structured
+from lth_utils.studies import STUDIES
+
+
+class Counting(engine.Study):
+    """A study without training: unit u of trial t adds t * 10 + u to the state."""
+    kind = "instability"      # any kind of results.KINDS
+
+    def __init__(self, config, trials=None, die_at=None):
+        super().__init__(config, config["trials"], trials)
+        self.die_at, self.stepped = die_at, []
+
+    def start(self):
+        return {"rows": []}
+
+    def units(self):
+        return [f"{t} {u}" for t in self.trials for u in range(self.config["units"])]
+
+    def step(self, unit, state):
+        self.stepped.append(unit)
+        if unit == self.die_at:
+            raise KeyboardInterrupt
+        t, u = map(int, unit.split())
+        state["rows"].append(t * 10 + u)
+
+    def body(self, state):
+        return {"rows": state["rows"]}
+
+
+def test_a_killed_run_resumes_at_its_unit_and_the_cache_returns_the_record(tmp_path):
+    out, cfg, logs = tmp_path / "r.json", {"trials": 2, "units": 3}, []
+    with pytest.raises(KeyboardInterrupt):
+        engine.run(Counting(cfg, die_at="1 1"), out, logs.append)
+    assert not out.exists() and results.checkpoint_path(out).exists()
+    again = Counting(cfg)
+    rec = engine.run(again, out, logs.append)
+    assert again.stepped == ["1 1", "1 2"], "resumed at the unit that was killed"
+    assert any("resuming" in m and "4 unit(s) of 6" in m for m in logs)
+    assert rec["rows"] == [0, 1, 2, 10, 11, 12] and rec["complete"]
+    assert rec["kind"] == results.KINDS["instability"] and rec["schema"] == results.SCHEMA
+    assert rec["config"] == cfg and rec["config_key"] == results.config_key(cfg)
+    assert "trials" not in rec and rec["code_version"]["lth_utils"]
+    assert not results.checkpoint_path(out).exists()
+    cached = Counting(cfg)
+    assert engine.run(cached, out) == rec and cached.stepped == []
+    other = Counting({"trials": 2, "units": 2})
+    assert engine.run(other, out, lambda s: None)["rows"] == [0, 1, 10, 11]
+
+
+def test_parts_say_their_trials_and_partial_records_can_be_read(tmp_path):
+    cfg = {"trials": 3, "units": 2}
+    part = engine.run(Counting(cfg, trials=[1, 2]), tmp_path / "p.json", lambda s: None)
+    assert part["trials"] == [1, 2] and part["rows"] == [10, 11, 20, 21]
+    with pytest.raises(ValueError, match="holds trials"):
+        engine.run(Counting(cfg, trials=[0]), tmp_path / "p.json")
+
+    class Watched(Counting):
+        partial = True
+
+    with pytest.raises(KeyboardInterrupt):
+        engine.run(Watched(cfg, die_at="1 0"), tmp_path / "w.json", lambda s: None)
+    seen = json.loads((tmp_path / "w.json").read_text())
+    assert seen["rows"] == [0, 1] and seen["complete"] is False
+
+
+def test_the_study_refuses_its_config_before_any_unit(tmp_path):
+    class Refusing(Counting):
+        def check(self):
+            raise ValueError("no")
+
+    study = Refusing({"trials": 1, "units": 1})
+    with pytest.raises(ValueError, match="no"):
+        engine.run(study, tmp_path / "r.json")
+    assert study.stepped == [] and not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.parametrize("name", ["lenet-mnist", "prune-at-init"])
+def test_the_committed_horizon_records_are_the_probes_cache(name):
+    """The probes moved from a script onto the engine keep their records' cache keys."""
+    cfg = horizon.config(name, "standard")
+    path = horizon.record_path(name, cfg)
+    assert path.name == f"horizon-{name}.json"
+    study = (horizon.LenetHorizon if name == "lenet-mnist" else horizon.PruneAtInitHorizon)(cfg)
+    assert engine.cached(study, path) is not None
+
+
+@pytest.mark.parametrize("profile", ["quick", "standard"])
+def test_the_committed_chapter_12_records_are_its_cache(profile):
+    cfg = structured.study_config(profile)
+    assert engine.cached(structured.Chapter12Study(cfg),
+                         structured.record_path(cfg["name"])) is not None
+
+
+def test_the_lenet_horizon_probe_runs_from_the_command_line(tmp_path, monkeypatch, capsys):
+    """Quick sizes: one early stop per network, every validation curve kept; a second run reads
+    the record back."""
+    from lth_utils import cli, training
+    monkeypatch.setenv("LTH_RESULTS_DIR", str(tmp_path))
+    assert cli.main(["study", "horizon-lenet-mnist", "--profile", "quick",
+                     "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    rec = json.loads((tmp_path / "horizon-lenet-mnist-quick.json").read_text())
+    c = rec["config"]
+    assert c == horizon.config("lenet-mnist", "quick") and rec["kind"] == "lth-horizon"
+    assert len(rec["sparse"]) == 3 * len(c["rounds"])
+    assert len(rec["dense"]["val_loss"]) == c["dense_iterations"] // c["eval_every"] + 1
+    for arm in rec["sparse"]:
+        assert len(arm["val_loss"]) == c["sparse_iterations"] // c["eval_every"] + 1
+        best = min(range(len(arm["val_loss"])), key=arm["val_loss"].__getitem__)
+        assert arm["early_stop_iteration"] == best * c["eval_every"]
+    assert "early stop at" in out and "dense:" in out
+    monkeypatch.setattr(training, "train_population", lambda *a, **k: pytest.fail("trained"))
+    assert cli.main(["study", "horizon-lenet-mnist", "--profile", "quick"]) == 0
+    assert STUDIES["horizon-lenet-mnist"].merge is None
