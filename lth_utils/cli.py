@@ -27,6 +27,17 @@ def _lottery_summary(record: dict) -> None:
         for arm, ms in last["arms"].items()))
 
 
+def _count(text: str) -> int:
+    """An argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     from .studies import STUDIES, listing
     parser = argparse.ArgumentParser(prog="python -m lth_utils",
@@ -56,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     mg.add_argument("parts", nargs="+", help="the parts' record files (JSON)")
     mg.add_argument("--out", required=True, help="the merged record's path")
     b = sub.add_parser("bench", help="speed of the training loops on this machine")
-    b.add_argument("--iterations", type=int, default=200)
-    b.add_argument("--conv-k", type=int, default=4)
+    b.add_argument("--iterations", type=_count, default=200)
+    b.add_argument("--conv-k", type=_count, default=4)
     parser.add_argument("--version", action="version", version=f"lth_utils {__version__}")
     args = parser.parse_args(argv)
 
@@ -72,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             results.check_output(args.out)
             merged = merge([results.load_record(p) for p in args.parts])
+            if Path(args.out).exists() and \
+                    results.load_record(args.out).get("config") != merged["config"]:
+                raise ValueError(f"--out {args.out} holds another study's record (or another "
+                                 f"profile's): refusing to overwrite it; choose another --out")
             results.save_record(merged, args.out)
         except (ValueError, FileNotFoundError, OSError) as err:
             parser.exit(2, f"merge: {err}\n")

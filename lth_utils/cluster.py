@@ -59,7 +59,7 @@ def client_for(scheduler: str, workers: int):
 
 
 def run_on_dask(study, cfg, out: str | Path, parts: int, scheduler: str = "local") -> dict:
-    """Run ``study`` (a :class:`lth_utils.studies.Study`) at ``cfg`` as ``parts`` tasks on a
+    """Run ``study`` (an :class:`lth_utils.studies.Entry`) at ``cfg`` as ``parts`` tasks on a
     Dask cluster and write the merged record to ``out``; return it. Parts already complete
     (a rerun after a failure) are read back, not recomputed."""
     n = study.trials(cfg)

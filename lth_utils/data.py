@@ -72,6 +72,9 @@ def default_root() -> Path:
 
 
 def _check_name(name: str) -> str:
+    if not isinstance(name, str):
+        raise ValueError(f"the dataset is named by a string: choose one of "
+                         f"{', '.join(DATASETS)}, got {name!r}")
     key = name.lower().replace("_", "-")
     if key not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
@@ -150,7 +153,17 @@ def load(name: str = "mnist", root: str | Path | None = None, val_size: int | No
     """
     from . import device as default_device
     key = _check_name(name)
-    dev = torch.device(device) if device is not None else default_device()
+    for what, value in (("val_size", val_size), ("train_subset", train_subset),
+                        ("eval_size", eval_size)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                  or value < 1):
+            raise ValueError(f"{what} must be a positive whole number of images (or None), "
+                             f"got {value!r}")
+    try:
+        dev = torch.device(device) if device is not None else default_device()
+    except RuntimeError as err:
+        raise ValueError(f"device={device!r} is not a device PyTorch knows: use 'cpu', 'cuda' "
+                         f"or 'cuda:N' ({str(err)[:60]})") from None
     root = Path(root) if root is not None else default_root()
     train_x, train_y, test_x, test_y = _load_raw(key, root, download)
     mean = torch.tensor(DATASETS[key][1]).view(1, -1, 1, 1)

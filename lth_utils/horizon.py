@@ -18,6 +18,7 @@ minutes on one CPU core.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
@@ -185,12 +186,32 @@ class PruneAtInitHorizon(engine.Study):
 
 def config(name: str, profile: str | None = None) -> dict:
     """The probe ``name`` (one of :data:`NAMES`) at ``profile``."""
+    _check_name(name)
     return lenet_config(profile) if name == "lenet-mnist" else pai_config(profile)
+
+
+def _check_name(name: str) -> None:
+    if name not in NAMES:
+        raise ValueError(f"unknown horizon probe {name!r}: choose {' or '.join(NAMES)}")
+
+
+def check_config(name: str, config: dict) -> None:
+    """Refuse, before any training, a config the probe ``name`` cannot run: it must hold the
+    fields of ``config(name)``, with whole numbers >= 1 for its iterations."""
+    _check_name(name)
+    want = set(lenet_config("quick") if name == "lenet-mnist" else pai_config("quick"))
+    if not isinstance(config, dict) or not want <= set(config):
+        missing = sorted(want - set(config)) if isinstance(config, dict) else sorted(want)
+        raise ValueError(f"the {name} probe's config is missing {', '.join(missing)}: make it "
+                         f"with horizon.config({name!r}, PROFILE)")
+    counts = {"dense_iterations", "sparse_iterations", "iterations", "eval_every"} & want
+    results.check_counts(SimpleNamespace(**config), *sorted(counts))
 
 
 def run_probe(name: str, config: dict, out: str | Path | None = None,
               progress: bool | None = None, log=print) -> dict:
     """The probe's record: read if computed with ``config``, else trained and saved."""
+    check_config(name, config)
     study = (LenetHorizon if name == "lenet-mnist" else PruneAtInitHorizon)(config, progress)
     return engine.run(study, Path(out) if out is not None else record_path(name, config), log)
 

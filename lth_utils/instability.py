@@ -33,7 +33,7 @@ from torch import nn
 
 from . import engine, results
 from .data import Splits
-from .lottery import derive_seed
+from .lottery import check_batches, check_width, derive_seed
 from .masks import Masks, fraction_remaining, ones
 from .models import build
 from .population import Params, evaluate, stack_masks
@@ -154,16 +154,23 @@ class InstabilityConfig:
     OPTIONAL = {"optimizer": "adam", "momentum": 0.9}
 
     def __post_init__(self) -> None:
-        self.ks, self.imp_rates = tuple(self.ks), tuple(self.imp_rates)
         if self.network not in NETWORKS:
             raise ValueError(f"network must be one of {', '.join(NETWORKS)}, "
                              f"got {self.network!r}")
-        if not self.ks or list(self.ks) != sorted(set(self.ks)) \
+        results.check_counts(self, "trials", "iterations", "batch_size", "imp_eval_every")
+        results.check_counts(self, "points", minimum=2)
+        results.check_counts(self, "imp_rounds", "rewind_iteration", "seed", minimum=0)
+        results.check_counts(self, "train_subset", "eval_size", optional=True)
+        results.check_sequences(self, "ks", "imp_rates")
+        self.ks, self.imp_rates = tuple(self.ks), tuple(self.imp_rates)
+        if len(self.imp_rates) != 2:
+            raise ValueError(f"imp_rates must hold 2 pruning rates (other layers, output "
+                             f"layer), got {self.imp_rates}")
+        if not self.ks or any(not isinstance(k, int) for k in self.ks) \
+                or list(self.ks) != sorted(set(self.ks)) \
                 or not 0 <= self.ks[0] <= self.ks[-1] < self.iterations:
             raise ValueError(f"ks must be increasing iterations in [0, {self.iterations}), "
                              f"got {self.ks}")
-        if self.trials < 1 or self.points < 2 or self.imp_rounds < 0:
-            raise ValueError("need trials >= 1, points >= 2 and imp_rounds >= 0")
         if self.imp_rounds and not 0 < self.rewind_iteration < self.iterations:
             raise ValueError(f"rewind_iteration must be in (0, {self.iterations}) for the "
                              f"ticket part, got {self.rewind_iteration}")
@@ -171,6 +178,12 @@ class InstabilityConfig:
             check_fraction(r, "pruning rate")
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}")
+        results.check_positive(self, "lr")
+        if not isinstance(self.momentum, (int, float)) or not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        check_width(self.network, self.width)
+        check_batches(self)
+        self.copy_config(), self.imp_config()   # checks what TrainConfig checks
 
     @property
     def name(self) -> str:
@@ -219,10 +232,13 @@ SIZES = {
 def study_config(network: str = "lenet", profile: str | None = None,
                  **overrides) -> InstabilityConfig:
     """The study's config for ``network`` at ``profile`` (default ``$LTH_PROFILE``)."""
+    from . import PROFILES
     from . import profile as current
     p = profile or current()
     if network not in NETWORKS:
         raise ValueError(f"network must be one of {', '.join(NETWORKS)}, got {network!r}")
+    if p not in PROFILES:
+        raise ValueError(f"unknown profile {p!r}: choose one of {', '.join(PROFILES)}")
     sizes = SIZES[(network, p)]
     return InstabilityConfig(network=network, profile=p, **{**sizes, **overrides})
 
@@ -379,7 +395,8 @@ def run_study(cfg: InstabilityConfig | None = None, out: str | Path | None = Non
     part, default name ``...-PROFILE.trials-A-B.json``); :func:`merge` joins the parts into
     what one run writes (a population's members do not depend on each other, so the numbers
     are the same bits)."""
-    cfg = cfg or study_config()
+    cfg = results.checked_config(cfg or study_config(), InstabilityConfig,
+                                 "instability.study_config(NETWORK, PROFILE)")
     study = InstabilityStudy(cfg, trials, progress, data)
     out = Path(out) if out is not None else results.part_path(record_path(cfg), study.trials,
                                                               cfg.trials)

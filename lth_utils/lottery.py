@@ -68,6 +68,8 @@ class StudyConfig:
         if self.model not in models.MODELS:
             raise ValueError(f"unknown model {self.model!r}: choose one of {', '.join(models.MODELS)}")
         data_mod._check_name(self.dataset)
+        check_pair(self.model, self.dataset)
+        results.check_sequences(self, "rates", "controls", "oneshot_rounds")
         bad = [c for c in self.controls if c not in ARMS[1:]]
         if bad:
             raise ValueError(f"unknown control {bad[0]!r}: choose from {', '.join(ARMS[1:])}")
@@ -91,11 +93,21 @@ class StudyConfig:
         if self.profile not in PROFILES:
             raise ValueError(f"unknown profile {self.profile!r}: choose one of "
                              f"{', '.join(PROFILES)}")
+        results.check_positive(self, "lr")
+        if not isinstance(self.rewind_iteration, int) \
+                or not 0 <= self.rewind_iteration <= self.iterations:
+            raise ValueError(f"rewind_iteration must be a whole number in [0, iterations="
+                             f"{self.iterations}] (0: reset to θ0), got {self.rewind_iteration!r}")
+        results.check_counts(self, "val_size", "train_subset", optional=True)
+        check_batches(self)
+        check_width(self.model, self.width)
+        pruning.check_fraction(self.dropout, "dropout")
         self.train_config()  # checks iterations, eval_every, test_every
         self.rates = tuple(self.rates)
         self.controls = tuple(self.controls)
         self.oneshot_rounds = tuple(self.oneshot_rounds)
         if self.control_rounds is not None:
+            results.check_sequences(self, "control_rounds")
             self.control_rounds = tuple(self.control_rounds)
             if any(not 1 <= r <= self.rounds for r in self.control_rounds):
                 raise ValueError(f"control_rounds must lie in 1..rounds={self.rounds}, got "
@@ -108,6 +120,40 @@ class StudyConfig:
 
     def to_dict(self) -> dict:
         return results.config_dict(self)
+
+
+# the datasets each network reads: LeNet-300-100 takes 28x28 grey images, the conv nets 32x32
+# colour ones
+NETWORK_DATASETS = {"lenet": ("mnist", "fashion-mnist"), "conv": ("cifar10",)}
+
+
+def check_pair(model: str, dataset: str) -> None:
+    """Refuse a network that cannot read the dataset's images (``ValueError``)."""
+    fits = NETWORK_DATASETS["lenet" if model == "lenet" else "conv"]
+    if data_mod._check_name(dataset) not in fits:
+        raise ValueError(f"{model} cannot train on {dataset}: its input is "
+                         + ("28x28 grey images" if model == "lenet" else "32x32 colour images")
+                         + f"; choose the dataset {' or '.join(fits)} (or another model)")
+
+
+def check_width(model: str, width: float) -> None:
+    """The widths ``models.build`` accepts: 1.0 for LeNet; for a conv net, in (0, 4] with
+    whole channels (64 x width)."""
+    if model == "lenet":
+        if width != 1.0:
+            raise ValueError(f"width applies to the conv nets only; LeNet-300-100 has width 1.0, "
+                             f"got {width!r}")
+    elif not isinstance(width, (int, float)) or not 0 < width <= 4 \
+            or round(64 * width) != 64 * width:
+        raise ValueError(f"width must be in (0, 4] and give whole channels (64 x width), e.g. "
+                         f"0.25, got {width!r}")
+
+
+def check_batches(cfg) -> None:
+    """A config's ``batch_size`` must fit in its ``train_subset`` (when it keeps a subset)."""
+    if cfg.train_subset is not None and cfg.train_subset < cfg.batch_size:
+        raise ValueError(f"train_subset={cfg.train_subset} images cannot fill one batch of "
+                         f"batch_size={cfg.batch_size}: keep more images or use smaller batches")
 
 
 # The studies behind the book, per profile. `quick` runs in CI, `standard` is the published book,
@@ -161,11 +207,13 @@ SIZES = {
 
 def study_config(name: str = "lenet-mnist", profile: str | None = None, **overrides) -> StudyConfig:
     """The config of study ``name`` at ``profile`` (default: ``$LTH_PROFILE`` or "quick")."""
+    where = "" if profile else " (set in LTH_PROFILE)"
     profile = profile or os.environ.get("LTH_PROFILE", "quick")
     if name not in STUDIES:
         raise ValueError(f"unknown study {name!r}: choose one of {', '.join(STUDIES)}")
     if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+        raise ValueError(f"unknown profile {profile!r}{where}: choose one of "
+                         f"{', '.join(PROFILES)}")
     base = STUDIES[name]
     sizes = SIZES["lenet" if base["model"] == "lenet" else "conv"][profile]
     return StudyConfig(name=name, profile=profile, **{**base, **sizes, **overrides})
@@ -372,6 +420,7 @@ def run_study(cfg: StudyConfig, out: str | Path | None = None, progress: bool | 
     every unit (the dense networks, the one-shot networks, each round): a killed study resumes,
     and an unreadable checkpoint falls back to the previous one, redoing one unit.
     """
+    cfg = results.checked_config(cfg, StudyConfig, "lottery.study_config(NAME, PROFILE)")
     study = LotteryStudy(cfg, trials, progress, data, log)
     out = Path(out) if out is not None else record_path(cfg, study.trials)
     if not out.parent.is_dir():

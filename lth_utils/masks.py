@@ -20,14 +20,18 @@ Masks = dict[str, torch.Tensor]
 
 def prunable(model: nn.Module) -> list[str]:
     """Names of the prunable weights of ``model``, in layer order (e.g. ["fc1.weight", ...])."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"expected a network (an nn.Module, e.g. models.build('lenet')), got "
+                        f"{type(model).__name__} {model!r:.40}")
     return [f"{name}.weight" for name, m in model.named_modules()
             if isinstance(m, (nn.Linear, nn.Conv2d))]
 
 
 def ones(model: nn.Module) -> Masks:
     """The dense mask set: every prunable weight kept."""
+    names = prunable(model)   # checks that model is a network
     modules = dict(model.named_modules())
-    return {n: torch.ones_like(modules[n.rsplit(".", 1)[0]].weight.detach()) for n in prunable(model)}
+    return {n: torch.ones_like(modules[n.rsplit(".", 1)[0]].weight.detach()) for n in names}
 
 
 def check_fits(model: nn.Module, masks: Masks) -> None:
@@ -56,21 +60,35 @@ def apply(model: nn.Module, masks: Masks) -> nn.Module:
     return model
 
 
-def masked(weights: dict[str, torch.Tensor], masks: Masks) -> dict[str, torch.Tensor]:
-    """A new weight dict: ``weights`` (name -> tensor) with the pruned entries of every masked
-    tensor set to zero, the other tensors (biases) copied. The start of a ticket: θ0 for a reset,
-    θ_k for a rewind. Raises ``ValueError`` if a mask has no weight or another shape."""
+def check_weights(weights: dict[str, torch.Tensor], masks: Masks) -> None:
+    """Raise ``ValueError`` unless every mask of ``masks`` has a weight of its shape in
+    ``weights`` (name -> tensor)."""
     for name, m in masks.items():
         if name not in weights or weights[name].shape != m.shape:
             raise ValueError(f"mask {name!r} does not fit the weights: "
                              f"{tuple(weights[name].shape) if name in weights else 'no weight'}"
                              f" against the mask's {tuple(m.shape)}")
+
+
+def masked(weights: dict[str, torch.Tensor], masks: Masks) -> dict[str, torch.Tensor]:
+    """A new weight dict: ``weights`` (name -> tensor) with the pruned entries of every masked
+    tensor set to zero, the other tensors (biases) copied. The start of a ticket: θ0 for a reset,
+    θ_k for a rewind. Raises ``ValueError`` if a mask has no weight or another shape."""
+    check_weights(weights, masks)
     return {n: w.detach() * masks[n].to(w) if n in masks else w.detach().clone()
             for n, w in weights.items()}
 
 
+def check_not_empty(masks: Masks) -> None:
+    """Refuse an empty mask set (``ValueError``): it prunes nothing and has no sparsity."""
+    if not masks:
+        raise ValueError("the mask set is empty (no masks): build one for a network with "
+                         "lth_utils.masks.ones(model)")
+
+
 def sparsity_report(masks: Masks) -> list[dict]:
     """Per layer and in total: ``{"layer", "total", "remaining", "fraction_remaining"}``."""
+    check_not_empty(masks)
     rows = []
     for name, m in masks.items():
         rows.append({"layer": name, "total": m.numel(), "remaining": int(m.sum().item())})
@@ -102,7 +120,13 @@ def save(masks: Masks, path: str | Path) -> None:
 
 def load(path: str | Path) -> Masks:
     """Load a mask set written by :func:`save`."""
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as err:  # truncated, corrupt, or holding objects that need unpickling
+        raise ValueError(f"{path} is not a mask file written by lth_utils.masks.save (it is "
+                         f"unreadable: {type(err).__name__}); save the masks again") from None
     if not isinstance(obj, dict) or obj.get("kind") != "lth-masks":
         raise ValueError(f"{path} is not a mask file written by lth_utils.masks.save")
     return {n: m.float() for n, m in obj["masks"].items()}

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from .masks import Masks, check_fits, ones, sparsity_report
+from .masks import Masks, check_fits, check_not_empty, check_weights, ones, sparsity_report
 
 if TYPE_CHECKING:
     from .data import Splits
@@ -60,10 +60,25 @@ def paper_rates(model_name: str, masks: Masks) -> dict[str, float]:
     return out
 
 
-def _weights(source: nn.Module | dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def _weights(source: nn.Module | dict[str, torch.Tensor], masks: Masks) -> dict[str, torch.Tensor]:
+    """The weights (name -> tensor) of ``source``, checked against ``masks``: not empty, and
+    one weight of the mask's shape per mask."""
+    check_not_empty(masks)
     if isinstance(source, nn.Module):
+        check_fits(source, masks)
         return {n: p.detach() for n, p in source.named_parameters()}
+    check_weights(source, masks)
     return source
+
+
+def _rates(rate: float | dict[str, float], masks: Masks) -> dict[str, float]:
+    """One pruning rate per mask: ``rate`` for every layer, or the dict ``rate``."""
+    rates = rate if isinstance(rate, dict) else {n: rate for n in masks}
+    missing = [n for n in masks if n not in rates]
+    if missing:
+        raise ValueError(f"no pruning rate for {', '.join(missing)}: give a rate for every "
+                         f"masked layer, or one number for all of them")
+    return rates
 
 
 def _prune_scores(scores: torch.Tensor, mask: torch.Tensor, count: int) -> torch.Tensor:
@@ -84,10 +99,8 @@ def l1_unstructured(weights: nn.Module | dict[str, torch.Tensor], masks: Masks,
     ``rate`` is one number for every layer or a dict per layer name (see :func:`paper_rates`).
     Returns new masks; the inputs are not changed.
     """
-    w = _weights(weights)
-    if isinstance(weights, nn.Module):
-        check_fits(weights, masks)
-    rates = rate if isinstance(rate, dict) else {n: rate for n in masks}
+    w = _weights(weights, masks)
+    rates = _rates(rate, masks)
     out = {}
     for name, m in masks.items():
         r = check_fraction(rates[name], f"pruning rate for {name}")
@@ -99,9 +112,7 @@ def l1_unstructured(weights: nn.Module | dict[str, torch.Tensor], masks: Masks,
 def global_unstructured(weights: nn.Module | dict[str, torch.Tensor], masks: Masks,
                         rate: float) -> Masks:
     """Global magnitude pruning: remove ``rate`` of the surviving weights, ranked across layers."""
-    w = _weights(weights)
-    if isinstance(weights, nn.Module):
-        check_fits(weights, masks)
+    w = _weights(weights, masks)
     check_fraction(rate, "pruning rate")
     alive = sum(int(m.sum().item()) for m in masks.values())
     return global_by_scores({n: w[n].abs() for n in masks}, masks, round(rate * alive))
@@ -110,6 +121,13 @@ def global_unstructured(weights: nn.Module | dict[str, torch.Tensor], masks: Mas
 def global_by_scores(scores: dict[str, torch.Tensor], masks: Masks, count: int) -> Masks:
     """Remove the ``count`` surviving weights of lowest score, ranked across all layers of
     ``masks`` (ties: the earlier position goes first). Returns new masks."""
+    check_not_empty(masks)
+    missing = [n for n in masks if n not in scores]
+    if missing:
+        raise ValueError(f"no scores for {', '.join(missing)}: give a score tensor for every "
+                         f"masked layer")
+    if not isinstance(count, int) or count < 0:
+        raise ValueError(f"count must be a whole number >= 0 of weights to remove, got {count!r}")
     names = list(masks)
     flat_scores = torch.cat([scores[n].reshape(-1) for n in names])
     flat = torch.cat([masks[n].reshape(-1) for n in names])
@@ -121,7 +139,8 @@ def global_by_scores(scores: dict[str, torch.Tensor], masks: Masks, count: int) 
 def random_unstructured(masks: Masks, rate: float | dict[str, float],
                         generator: torch.Generator) -> Masks:
     """Random pruning: in each layer remove ``rate`` of its surviving weights, chosen at random."""
-    rates = rate if isinstance(rate, dict) else {n: rate for n in masks}
+    check_not_empty(masks)
+    rates = _rates(rate, masks)
     out = {}
     for name, m in masks.items():
         r = check_fraction(rates[name], f"pruning rate for {name}")
@@ -144,6 +163,8 @@ def random_like(masks: Masks, generator: torch.Generator) -> Masks:
 def rate_for_rounds(rate: float, rounds: int) -> float:
     """The one-shot rate that leaves what ``rounds`` iterative steps of ``rate`` leave: 1-(1-rate)^rounds."""
     check_fraction(rate, "pruning rate")
+    if not isinstance(rounds, int) or isinstance(rounds, bool) or rounds < 0:
+        raise ValueError(f"rounds must be a whole number >= 0, got {rounds!r}")
     return 1.0 - (1.0 - rate) ** rounds
 
 

@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,13 +79,44 @@ def config_dict(config: object) -> dict:
             if not (k in optional and v == optional[k])}
 
 
-def check_counts(config: object, *names: str, minimum: int = 1) -> None:
+def check_counts(config: object, *names: str, minimum: int = 1, optional: bool = False) -> None:
     """Fail early, with the field's name, if any of ``names`` of ``config`` is not a whole
-    number >= ``minimum`` (trials, iterations, batches, ...)."""
+    number >= ``minimum`` (trials, iterations, batches, ...); ``optional``: None is allowed too
+    (``train_subset=None``: all the images)."""
     for name in names:
         value = getattr(config, name)
+        if optional and value is None:
+            continue
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+            raise ValueError(f"{name} must be a whole number >= {minimum}"
+                             + (" or None" if optional else "") + f", got {value!r}")
+
+
+def check_positive(config: object, *names: str) -> None:
+    """Fail early if any of ``names`` of ``config`` is not a number > 0 (learning rates)."""
+    for name in names:
+        value = getattr(config, name)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not value > 0:
+            raise ValueError(f"{name} must be a number > 0, got {value!r}")
+
+
+def check_sequences(config: object, *names: str) -> None:
+    """Fail early if any of ``names`` of ``config`` is not a tuple or list (a string or a
+    single number would otherwise be read item by item)."""
+    for name in names:
+        value = getattr(config, name)
+        if not isinstance(value, (tuple, list)):
+            raise ValueError(f"{name} must be a tuple, e.g. {name}=(1, 2), got {value!r}")
+
+
+def checked_config(cfg: object, kind: type, maker: str) -> object:
+    """``cfg`` checked again before a study runs (a dataclass may have been changed after it
+    was made): a new ``kind`` with the same fields, so that its ``__post_init__`` runs.
+    ``maker`` names the function that makes one (for the message when ``cfg`` is not one)."""
+    if not isinstance(cfg, kind):
+        raise TypeError(f"expected a {kind.__name__} (make one with {maker}), got "
+                        f"{type(cfg).__name__} {cfg!r:.60}")
+    return replace(cfg)
 
 
 def config_key(config: dict) -> str:
@@ -115,9 +146,9 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     A full disk or a folder without write permission raises ``OSError`` saying so and what to
     do; the file at ``path`` is then unchanged."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -129,7 +160,10 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
         why = {28: "no space left on the device", 13: "no permission to write there",
-               30: "the file system is read-only"}.get(err.errno, err.strerror or str(err))
+               30: "the file system is read-only",
+               17: "a file stands where one of its folders should be",
+               20: "a file stands where one of its folders should be"}.get(
+            err.errno, err.strerror or str(err))
         raise OSError(err.errno, f"cannot write {path}: {why}; free space or choose a "
                                  f"writable folder (--out, or LTH_RESULTS_DIR), then rerun: "
                                  f"finished stages are kept") from err
@@ -211,6 +245,9 @@ def check_output(path: str | Path, kind: str | None = None) -> Path:
     path = Path(path)
     if path.suffix != ".json":
         raise ValueError(f"--out {path}: a record is a .json file; choose a path ending in .json")
+    if path.is_dir():
+        raise ValueError(f"--out {path} is a folder: choose a record file inside it, e.g. "
+                         f"{path / 'study.json'}")
     if path.exists():
         try:
             held = load_record(path)
@@ -260,9 +297,12 @@ def save_record(record: dict, path: str | Path) -> None:
 def load_record(path: str | Path) -> dict:
     """Read and validate a record; raise ``ValueError`` with the fix if it is corrupt or foreign."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a record: give the path of a .json record "
+                         f"file in it")
     try:
         record = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path} is corrupt (not valid JSON: {err}); delete it and rerun the "
                          f"study to recompute it") from err
     if not isinstance(record, dict) or record.get("kind") not in STUDY_KINDS:
@@ -337,12 +377,26 @@ def part_path(path: str | Path, trials: list[int] | None, n: int) -> Path:
     return path.with_name(path.stem + tag + path.suffix)
 
 
+def _which(config: dict) -> str:
+    """A config's study and profile in words: "lenet-mnist at profile standard"."""
+    name = config.get("name") or config.get("network") or "?"
+    return f"{name} at profile {config['profile']}" if "profile" in config else str(name)
+
+
 def check_part(path: Path, config: dict, trials: list[int], held) -> None:
-    """Refuse to write a part of a study into a record of the same study that holds other
-    trials (``held(record)``: the trial indices a record holds)."""
+    """Refuse to overwrite the record of another study or profile (its config's ``name``,
+    ``network`` or ``profile`` differ; a record of the same study with another config is
+    recomputed), and to write a part of a study into a record of the same study that holds
+    other trials (``held(record)``: the trial indices a record holds)."""
     if not path.exists():
         return
     record = load_record(path)
+    old = record.get("config", {})
+    if any(k in old and k in config and old[k] != config[k]
+           for k in ("name", "network", "profile")):
+        raise ValueError(f"--out {path} holds the record of {_which(old)}, not "
+                         f"{_which(config)}: refusing to overwrite it; choose another --out "
+                         f"(or leave --out out: each study and profile has its own record)")
     if record.get("config") == config and held(record) not in (None, trials):
         raise ValueError(f"{path} holds trials {held(record)} of this study, not {trials}: "
                          f"give each part its own --out (the default names do), then merge "

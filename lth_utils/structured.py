@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 from torch import nn
@@ -80,10 +81,18 @@ def prune_neurons(model: nn.Sequential, widths: list[int]) -> nn.Sequential:
     return small
 
 
+def _check_kept(fraction: float, what: str = "fraction") -> float:
+    if not isinstance(fraction, (int, float)) or isinstance(fraction, bool) \
+            or not 0 < fraction <= 1:
+        raise ValueError(f"{what} (of the weights kept) must be in (0, 1], e.g. 0.08, got "
+                         f"{fraction!r}")
+    return fraction
+
+
 def widths_for_fraction(fraction: float, sizes=(784, 300, 100, 10)) -> list[int]:
     """Hidden widths, each the same fraction s of the original, whose network has about
     ``fraction`` of the original's weights (the largest s that does not exceed it)."""
-    pruning.check_fraction(1 - fraction, "fraction of weights kept (1 - it)")
+    _check_kept(fraction)
 
     def weights(ws):
         full = [sizes[0], *ws, sizes[-1]]
@@ -152,6 +161,9 @@ class Chapter12Study(engine.Study):
     def __init__(self, config: dict):
         super().__init__(config)
 
+    def check(self) -> None:
+        check_config(self.config)
+
     def units(self) -> list[str]:
         return ["train and compare"]
 
@@ -168,7 +180,29 @@ def run_study(config: dict | None = None) -> dict:
     by :mod:`lth_utils.engine` and saved with its config, code version, device and wall
     time."""
     config = config or study_config()
+    check_config(config)
     return engine.run(Chapter12Study(config), record_path(config["name"]))
+
+
+def check_config(config: dict) -> None:
+    """Refuse, before any training, a config :func:`lenet_study` cannot run (``ValueError``,
+    ``TypeError``): it must be a dict like :func:`study_config`'s."""
+    if not isinstance(config, dict):
+        raise TypeError(f"chapter 12's config is a dict: make it with structured.study_config("
+                        f"PROFILE), got {type(config).__name__} {config!r:.40}")
+    missing = [k for k in study_config("quick") if k not in config]
+    if missing:
+        raise ValueError(f"chapter 12's config is missing {', '.join(missing)}: start from "
+                         f"structured.study_config(PROFILE)")
+    fields = SimpleNamespace(**config)    # check_counts reads attributes
+    results.check_counts(fields, "n_eval", "iterations", "finetune_iterations", "weight_bits")
+    results.check_counts(fields, "seed", minimum=0)
+    results.check_counts(fields, "train_subset", optional=True)
+    if not isinstance(config["fractions"], (list, tuple)) or not config["fractions"]:
+        raise ValueError(f"fractions must be a list of fractions of the weights kept, e.g. "
+                         f"[0.2, 0.08], got {config['fractions']!r}")
+    for f in config["fractions"]:
+        _check_kept(f, "each of fractions")
 
 
 def record_path(name: str) -> Path:

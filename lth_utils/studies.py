@@ -16,8 +16,9 @@ from . import (horizon, instability, lottery, prune_at_init, results, structured
 
 
 @dataclass(frozen=True)
-class Study:
-    """One study: ``config(profile)``, ``run(cfg, out, trials, progress)`` -> record,
+class Entry:
+    """One study's line in the command line's table (the study itself is an
+    :class:`lth_utils.engine.Study` in its own module): ``config(profile)``, ``run(cfg, out, trials, progress)`` -> record,
     ``path(cfg, trials)`` -> default record path, ``merge(parts)`` -> record (None: the study
     has no trials to split), ``owns(config)``: whether a record's config is this study's;
     ``kind``: the kind its records carry (older records say ``results.KIND``)."""
@@ -36,8 +37,8 @@ class Study:
         return getattr(cfg, "trials", None) if self.merge else None
 
 
-def _lottery(name: str, chapter: int, about: str) -> Study:
-    return Study(
+def _lottery(name: str, chapter: int, about: str) -> Entry:
+    return Entry(
         name, chapter, about,
         config=lambda p: lottery.study_config(name, p),
         run=lambda cfg, out, trials, progress: lottery.run_study(cfg, out, progress,
@@ -46,8 +47,8 @@ def _lottery(name: str, chapter: int, about: str) -> Study:
         owns=lambda c: c.get("name") == name, kind=results.KINDS["lottery"])
 
 
-def _instability(network: str) -> Study:
-    return Study(
+def _instability(network: str) -> Entry:
+    return Entry(
         f"instability-{network}", 8,
         f"linear-mode connectivity and rewinding, {network}",
         config=lambda p: instability.study_config(network, p),
@@ -60,8 +61,8 @@ def _instability(network: str) -> Study:
         kind=results.KINDS["instability"])
 
 
-def _horizon(name: str, chapter: int, about: str) -> Study:
-    return Study(
+def _horizon(name: str, chapter: int, about: str) -> Entry:
+    return Entry(
         f"horizon-{name}", chapter, about,
         config=lambda p: horizon.config(name, p),
         run=lambda cfg, out, trials, progress: horizon.run_probe(name, cfg, out, progress),
@@ -78,7 +79,7 @@ def _ch12_run(cfg: dict, out, trials, progress) -> dict:
     return structured.run_study(cfg)
 
 
-STUDIES: dict[str, Study] = {s.name: s for s in [
+STUDIES: dict[str, Entry] = {s.name: s for s in [
     _lottery("lenet-mnist", 5, "IMP on LeNet-300-100, MNIST: tickets and controls"),
     _horizon("lenet-mnist", 5, "how long LeNet must train: where each arm stops improving"),
     _lottery("lenet-fashion-mnist", 6, "IMP on LeNet-300-100, Fashion-MNIST"),
@@ -87,14 +88,14 @@ STUDIES: dict[str, Study] = {s.name: s for s in [
     _lottery("conv6-cifar10", 7, "IMP on Conv-6, CIFAR-10"),
     _instability("lenet"),
     _instability("conv2"),
-    Study("supermasks-lenet-mnist", 9, "masks that work untrained; edge-popup",
+    Entry("supermasks-lenet-mnist", 9, "masks that work untrained; edge-popup",
           config=supermasks.study_config,
           run=lambda cfg, out, trials, progress: supermasks.run_study(cfg, out,
                                                                       trials=trials),
           path=supermasks.record_path, merge=supermasks.merge,
           owns=lambda c: "keeps" in c and "popup_keeps" in c,
           kind=results.KINDS["supermasks"]),
-    Study("prune-at-init", 10, "SNIP, GraSP, SynFlow, magnitude and random at init",
+    Entry("prune-at-init", 10, "SNIP, GraSP, SynFlow, magnitude and random at init",
           config=prune_at_init.study_config,
           run=lambda cfg, out, trials, progress: prune_at_init.run_study(
               cfg, progress=progress, out=out, trials=trials),
@@ -102,14 +103,14 @@ STUDIES: dict[str, Study] = {s.name: s for s in [
           owns=lambda c: c.get("name") == "prune-at-init",
           kind=results.KINDS["prune-at-init"]),
     _horizon("prune-at-init", 10, "how long chapter 10's sparse networks must train"),
-    Study("transfer-lenet", 11, "tickets moved between MNIST and Fashion-MNIST",
+    Entry("transfer-lenet", 11, "tickets moved between MNIST and Fashion-MNIST",
           config=transfer.transfer_config,
           run=lambda cfg, out, trials, progress: transfer.run_transfer(cfg, out, progress,
                                                                        trials=trials),
           path=transfer.record_path, merge=transfer.merge,
           owns=lambda c: c.get("name") == "transfer-lenet",
           kind=results.KINDS["transfer"]),
-    Study("ch12-lenet", 12, "structured vs unstructured pruning; the compressed file",
+    Entry("ch12-lenet", 12, "structured vs unstructured pruning; the compressed file",
           config=structured.study_config, run=_ch12_run,
           path=lambda cfg, trials: structured.record_path(cfg["name"]), merge=None,
           owns=lambda c: str(c.get("name", "")).startswith("ch12-lenet"),
@@ -117,7 +118,7 @@ STUDIES: dict[str, Study] = {s.name: s for s in [
 ]}
 
 
-def owner(record: dict) -> Study:
+def owner(record: dict) -> Entry:
     """The study a record belongs to (by its kind and config), or ``ValueError``."""
     found = [s for s in STUDIES.values() if s.owns(record.get("config", {}))
              and record.get("kind") in (results.KIND, s.kind)]
@@ -129,13 +130,24 @@ def owner(record: dict) -> Study:
 
 def merge(records: list[dict]) -> dict:
     """Merge the parts of one study split by trials with that study's own merge."""
+    if not records:
+        raise ValueError("merge needs at least one record")
+    if not all(isinstance(r, dict) for r in records):
+        raise TypeError("merge takes the parts' records (dicts), not their paths: read each "
+                        "with results.load_record(path)")
     studies = {owner(r).name for r in records}
     if len(studies) != 1:
         raise ValueError(f"cannot merge parts of different studies: {', '.join(sorted(studies))}")
     study = STUDIES[studies.pop()]
     if study.merge is None:
         raise ValueError(f"{study.name} has no trials to merge")
-    return study.merge(records)
+    try:
+        return study.merge(records)
+    except (KeyError, IndexError, TypeError) as err:   # a part lacks what its study writes
+        raise ValueError(f"a part of {study.name} is not a record this lth_utils can merge "
+                         f"({type(err).__name__}: {err}; missing or broken fields): recompute "
+                         f"that part with `python -m lth_utils study {study.name} --trials ...`"
+                         ) from err
 
 
 def listing() -> str:

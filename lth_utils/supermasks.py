@@ -40,7 +40,7 @@ OUTPUT_EXPONENT = math.log(0.9) / math.log(0.8)
 
 
 def _check_keep(keep: float) -> float:
-    if not 0.0 < keep <= 1.0:
+    if not isinstance(keep, (int, float)) or isinstance(keep, bool) or not 0.0 < keep <= 1.0:
         raise ValueError(f"keep must be the fraction of weights to keep, in (0, 1], got {keep!r}")
     return float(keep)
 
@@ -240,11 +240,20 @@ class SupermaskConfig:
     popup_iterations: int = 200
 
     def __post_init__(self) -> None:
-        from .pruning import check_fraction
-        from .results import check_counts
+        from .results import check_counts, check_sequences
         check_counts(self, "trials", "iterations", "eval_every", "popup_iterations")
+        check_counts(self, "train_subset", "eval_size", optional=True)
+        check_sequences(self, "keeps", "popup_keeps")
+        for name in ("keeps", "popup_keeps"):
+            if not getattr(self, name):
+                raise ValueError(f"{name} is empty: give at least one fraction to keep, "
+                                 f"e.g. {name}=(0.2, 0.05)")
         for keep in (*self.keeps, self.variant_keep, *self.popup_keeps):
-            check_fraction(1 - keep, "1 - keep (the fraction pruned)")
+            _check_keep(keep)
+        if self.variant_keep not in self.keeps:
+            raise ValueError(f"variant_keep={self.variant_keep!r} must be one of keeps="
+                             f"{tuple(self.keeps)} (the variants are compared with that "
+                             f"criterion run)")
 
     def train_config(self):
         """The ``TrainConfig`` of every training run (test set only at the end and early stop)."""
@@ -257,16 +266,24 @@ class SupermaskConfig:
         return config_dict(self)
 
 
+# the study's sizes per profile (the quick ones are SupermaskConfig's defaults; "paper" trains
+# as "standard" for now)
+SIZES = {
+    "quick": dict(),
+    "standard": dict(trials=2, iterations=1500, eval_every=250, train_subset=None,
+                     eval_size=None, keeps=(0.5, 0.2, 0.1, 0.05, 0.02), variant_keep=0.05,
+                     popup_keeps=(0.5, 0.2, 0.05), popup_iterations=1500),
+}
+SIZES["paper"] = SIZES["standard"]
+
+
 def study_config(profile: str | None = None) -> SupermaskConfig:
     """The study's sizes for ``profile`` (default ``$LTH_PROFILE``)."""
     from . import profile as current
     p = profile or current()
-    if p == "quick":
-        return SupermaskConfig()
-    return SupermaskConfig(profile=p, trials=2, iterations=1500, eval_every=250,
-                           train_subset=None, eval_size=None,
-                           keeps=(0.5, 0.2, 0.1, 0.05, 0.02), variant_keep=0.05,
-                           popup_keeps=(0.5, 0.2, 0.05), popup_iterations=1500)
+    if p not in SIZES:
+        raise ValueError(f"unknown profile {p!r}: choose one of {', '.join(SIZES)}")
+    return SupermaskConfig(profile=p, **SIZES[p])
 
 
 def load_data(cfg: SupermaskConfig):
@@ -381,7 +398,9 @@ def run_study(cfg: SupermaskConfig | None = None, path=None, data=None,
     study resumes at the next trial. ``data``: splits to use instead of :func:`load_data`
     (tests). ``trials``: compute only these trial indices, a part that :func:`merge` joins
     with the others (each trial trains apart, so a part holds the same numbers as one run)."""
-    cfg = cfg or study_config()
+    from .results import checked_config
+    cfg = checked_config(cfg or study_config(), SupermaskConfig,
+                         "supermasks.study_config(PROFILE)")
     study = SupermaskStudy(cfg, trials, data)
     return engine.run(study, Path(path or record_path(cfg, study.trials)))
 

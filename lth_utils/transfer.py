@@ -28,7 +28,7 @@ import torch
 
 from . import data as data_mod
 from . import engine, models, results
-from .lottery import derive_seed
+from .lottery import check_batches, derive_seed
 from .masks import Masks, fraction_remaining, ones
 from .pruning import check_fraction, l1_unstructured, random_like
 from .records import is_late
@@ -60,6 +60,11 @@ class TransferConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        results.check_sequences(self, "datasets", "rates", "levels")
+        results.check_counts(self, "trials", "iterations", "eval_every", "batch_size")
+        results.check_counts(self, "seed", minimum=0)
+        results.check_counts(self, "train_subset", "eval_size", optional=True)
+        results.check_positive(self, "lr")
         self.datasets, self.rates = tuple(self.datasets), tuple(self.rates)
         self.levels = tuple(self.levels)
         if len(self.datasets) != 2 or len(set(self.datasets)) != 2:
@@ -69,14 +74,16 @@ class TransferConfig:
         if set(self.datasets) - {"mnist", "fashion-mnist"}:
             raise ValueError(f"transfer moves LeNet-300-100 tickets between 28x28 grey "
                              f"datasets: choose two of mnist, fashion-mnist, got {self.datasets}")
+        if len(self.rates) != 2:
+            raise ValueError(f"rates must hold 2 pruning rates (hidden layers, output layer), "
+                             f"got {self.rates}")
         for r in self.rates:
             check_fraction(r, "pruning rate")
-        if not self.levels or sorted(set(self.levels)) != list(self.levels) \
-                or self.levels[0] < 1:
+        if not self.levels or any(not isinstance(v, int) for v in self.levels) \
+                or sorted(set(self.levels)) != list(self.levels) or self.levels[0] < 1:
             raise ValueError(f"levels must be increasing rounds >= 1, e.g. (7, 12, 15), "
                              f"got {self.levels}")
-        if self.trials < 1:
-            raise ValueError(f"trials must be >= 1, got {self.trials}")
+        check_batches(self)
         self.train_config()   # checks iterations and eval_every
 
     def train_config(self) -> TrainConfig:
@@ -99,9 +106,11 @@ SIZES = {"quick": dict(trials=1, rates=(0.5, 0.25), levels=(2, 4, 5), iterations
 
 def transfer_config(profile: str | None = None, **overrides) -> TransferConfig:
     """The study's config at ``profile`` (default ``$LTH_PROFILE`` or "quick")."""
+    where = "" if profile else " (set in LTH_PROFILE)"
     profile = profile or os.environ.get("LTH_PROFILE", "quick")
     if profile not in SIZES:
-        raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(SIZES)}")
+        raise ValueError(f"unknown profile {profile!r}{where}: choose one of "
+                         f"{', '.join(SIZES)}")
     return TransferConfig(profile=profile, **{**SIZES[profile], **overrides})
 
 
@@ -293,6 +302,7 @@ def run_transfer(cfg: TransferConfig, out: str | Path | None = None,
     ``trials``: compute only these trial indices (a part); :func:`merge` joins the parts into
     the record one run writes (a population's members do not depend on each other).
     """
+    cfg = results.checked_config(cfg, TransferConfig, "transfer.transfer_config(PROFILE)")
     study = TransferStudy(cfg, trials, progress)
     out = Path(out) if out is not None else record_path(cfg, study.trials)
     return engine.run(study, out, log)

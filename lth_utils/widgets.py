@@ -62,6 +62,20 @@ def _panel(controls: dict, state, draw, tight: bool = True):
     return box
 
 
+def _one_of(value, options, what: str) -> None:
+    """Refuse a starting value its control cannot show (``ValueError`` naming the choices)."""
+    if value not in options:
+        raise ValueError(f"{what} must be one of {', '.join(repr(o) for o in options)}, "
+                         f"got {value!r}")
+
+
+def _needs(record, key: str, what: str) -> None:
+    """Refuse a record without ``key`` (``ValueError`` saying which record ``what`` reads)."""
+    if not isinstance(record, dict) or key not in record:
+        raise ValueError(f"this panel reads {what}, with its {key!r}; got "
+                         f"{type(record).__name__} {str(record)[:40]}")
+
+
 def _selection(options: list, value, description: str = "weights left", width: str = "520px"):
     """A SelectionSlider over ``options`` ((label, value) pairs) that updates on release."""
     import ipywidgets as widgets
@@ -94,8 +108,13 @@ def sparsity_explorer(model: nn.Module, data: Splits, sparsity: float = 0.9,
     """
     import ipywidgets as widgets
 
+    from .masks import prunable
     from .plots import plot_sparsity_state
     from .pruning import sparsity_state
+    prunable(model)   # a network, or TypeError
+    if not isinstance(sparsity, (int, float)) or not 0 <= sparsity <= 0.99:
+        raise ValueError(f"sparsity must be in [0, 0.99] (the slider's range), got {sparsity!r}")
+    _one_of(scope, ("layerwise", "global"), "scope")
     slider = widgets.IntSlider(value=round(100 * sparsity), min=0, max=99, step=1,
                                description="sparsity (%)", continuous_update=False,
                                style={"description_width": "initial"},
@@ -119,10 +138,15 @@ def round_slider(record: dict, value: int | None = None,
     :func:`lth_utils.records.round_state` on display.
     """
     from .lottery_plots import plot_round_state
-    from .records import fraction_label, round_state
+    from .records import ARMS, fraction_label, round_state
+    _needs(record, "rounds", "a lottery record (lottery.run_study)")
     n = len(record["rounds"]) - 1
     if n < 1:
         raise ValueError("the record has no pruning rounds: run a study with rounds >= 1")
+    if value is not None and value not in range(1, n + 1):
+        raise ValueError(f"value must be a pruning round in 1..{n}, got {value!r}")
+    for arm in arms:
+        _one_of(arm, ARMS, "each of arms")
     options = [(f"{fraction_label(e['fraction_remaining'])} (round {e['round']})", i)
                for i, e in enumerate(record["rounds"]) if i >= 1]
     return _panel({"slider": _selection(options, n if value is None else value)},
@@ -143,6 +167,8 @@ def supermask_explorer(template: nn.Module, theta0: dict, thetaT: dict, data: Sp
     import matplotlib.pyplot as plt
 
     from .supermasks import CRITERIA, draw_state, supermask_state
+    _one_of(criterion, CRITERIA, "criterion")
+    _one_of(keep, keeps, "keep")
     drop = widgets.Dropdown(options=list(CRITERIA), value=criterion, description="criterion")
     slider = _selection([(f"{100 * k:g}%", k) for k in keeps], keep, "hidden kept", "auto")
 
@@ -170,6 +196,10 @@ def speed_slider(rows: list[dict], density: float | None = None):
     import matplotlib.pyplot as plt
 
     from .sparse import plot_speed_state, speed_state
+    if not rows:
+        raise ValueError("rows is empty: measure them with lth_utils.sparse.layer_latency(...)")
+    if density is not None:
+        _one_of(density, sorted({r["density"] for r in rows}, reverse=True), "density")
     options = [(f"{100 * d:.3g}%", d) for d in sorted({r["density"] for r in rows},
                                                      reverse=True)]
 
@@ -195,7 +225,10 @@ def transfer_slider(record: dict, value: int | None = None):
 
     from .transfer import overlap_state
     from .transfer_plots import plot_overlap_state
+    _needs(record, "levels", "a transfer record (transfer.run_transfer)")
     n = len(record["levels"])
+    if value is not None and value not in range(n):
+        raise ValueError(f"value must be a level's index in 0..{n - 1}, got {value!r}")
     options = [(f"{100 * lv['fraction_remaining']:.1f}% (round {lv['round']})", i)
                for i, lv in enumerate(record["levels"])]
     return _panel({"slider": _selection(options, n - 1 if value is None else value)},
@@ -208,7 +241,14 @@ def path_slider(records: list[dict], i: int | None = None):
     (:func:`lth_utils.instability_plots.path_state`). Starts at ``i`` (default the last).
     Returns a VBox; ``box.slider``, ``box.state``."""
     from .instability_plots import NAMES, ks, path_state, plot_path_state, slider_label
+    if not records:
+        raise ValueError("no records: give at least one instability record "
+                         "(instability.run_study)")
+    for rec in records:
+        _needs(rec, "paths", "instability records (instability.run_study)")
     n = max(len(ks(rec)) for rec in records)
+    if i is not None and i not in range(n):
+        raise ValueError(f"i must be a spawn point's position in 0..{n - 1}, got {i!r}")
     options = [(slider_label(records, j), j) for j in range(n)]
     nets = " / ".join(NAMES[r["config"]["network"]].split()[0] for r in records)
     return _panel({"slider": _selection(options, n - 1 if i is None else i, f"k ({nets})")},
@@ -231,6 +271,8 @@ def prune_at_init_explorer(model: nn.Module, x, y, method: str = "snip", sparsit
     import matplotlib.pyplot as plt
 
     from .prune_at_init import METHODS, layer_state
+    _one_of(method, METHODS, "method")
+    _one_of(sparsity, sparsities, "sparsity")
     dropdown = widgets.Dropdown(options=list(METHODS), value=method, description="method")
     slider = _selection([(f"{100 * s:g}%", s) for s in sparsities], sparsity, "sparsity",
                         "420px")
