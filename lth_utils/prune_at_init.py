@@ -21,7 +21,10 @@ initialisation of the kept weights (variant ``reinit``), :func:`invert_scores`. 
 :func:`collapsed_layers`, :func:`connected`. :func:`run_study` trains every method and variant
 and an IMP ticket at every sparsity, one population per trial, and caches the record;
 :func:`check_costs`, :func:`cost_table`, :func:`check_summary` and :func:`late_stops` read what
-each check costs, sparsity by sparsity, and which networks were still improving at the end.
+each check costs, sparsity by sparsity, and which networks were still improving at the end;
+:func:`late_points` (which points to draw hollow), :func:`horizon_verdict`, :func:`standings`
+(in words: :func:`standing_text`) and :func:`accuracy_table` read the masks as found against
+the IMP ticket and random pruning.
 """
 from __future__ import annotations
 
@@ -231,7 +234,9 @@ def layer_state(method: str, model: nn.Module, sparsity: float, x: torch.Tensor 
 def imp_schedule(sparsities, max_rate: float) -> list[float]:
     """The sparsities an IMP run visits to reach each of ``sparsities`` (ascending), removing at
     most ``max_rate`` of the survivors per round, in equal geometric steps between targets."""
-    pruning.check_fraction(max_rate, "max_rate")
+    if not pruning.check_fraction(max_rate, "max_rate") > 0:
+        raise ValueError(f"max_rate must be in (0, 1): IMP must remove something each round, "
+                         f"got {max_rate!r}")
     out, density = [], 1.0
     for s in sorted(pruning.check_fraction(v) for v in sparsities):
         target = 1 - s
@@ -263,9 +268,21 @@ class StudyConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        from . import PROFILES
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r}: choose one of "
+                             f"{', '.join(PROFILES)}")
+        results.check_sequences(self, "sparsities", "methods")
+        if not self.sparsities:
+            raise ValueError("sparsities is empty: give at least one, e.g. sparsities=(0.9, 0.98)")
         self.sparsities, self.methods = tuple(self.sparsities), tuple(self.methods)
         results.check_counts(self, "trials", "iterations", "eval_every", "batch_size",
                              "score_batches", "synflow_rounds")
+        results.check_counts(self, "val_size", "train_subset", optional=True)
+        results.check_positive(self, "lr")
+        if not isinstance(self.imp_max_rate, (int, float)) or not 0 < self.imp_max_rate < 1:
+            raise ValueError(f"imp_max_rate must be in (0, 1) (the share of the survivors IMP "
+                             f"removes a round, e.g. 0.8), got {self.imp_max_rate!r}")
         unknown = [m for m in self.methods if m not in METHODS]
         if unknown or not self.methods:
             raise ValueError(f"methods must be some of {', '.join(METHODS)}, got {self.methods}")
@@ -435,6 +452,7 @@ def run_study(cfg: StudyConfig, data=None, progress: bool | None = None, log=pri
     the record one run writes: each trial is its own population, so a part's numbers are
     the same bits as in one run).
     """
+    cfg = results.checked_config(cfg, StudyConfig, "prune_at_init.study_config(PROFILE)")
     study = PruneAtInitStudy(cfg, trials, data, progress)
     path = Path(out) if out is not None else record_path(cfg, study.trials)
     return engine.run(study, path, log, verbose=False)
@@ -601,3 +619,96 @@ def late_stops(record: dict, last: float = 0.1) -> dict:
             "by_sparsity": {s: (sum(v), len(v)) for s, v in sorted(by_s.items())},
             "dense": dense, "dense_late": sum(is_late(record, i, last) for i in dense),
             "horizon": T, "threshold": (1 - last) * T}
+
+
+def late_points(record: dict, last: float = 0.1) -> dict[tuple[str, str], list[bool]]:
+    """Which points of :func:`summary` to draw hollow: (method, variant) -> one bool per
+    sparsity (ascending, as in :func:`summary`), True when *any* of its trials has its early
+    stop in the last ``last`` of training (:func:`lth_utils.records.is_late`). Such a point's
+    mean includes a run still improving when training ended: a lower bound."""
+    groups: dict[tuple[str, str], dict[float, list[bool]]] = {}
+    for e in record["entries"]:
+        groups.setdefault((e["method"], e["variant"]), {}).setdefault(e["sparsity"], []) \
+            .append(is_late(record, e["early_stop_iteration"], last))
+    return {k: [any(by_s[s]) for s in sorted(by_s)] for k, by_s in groups.items()}
+
+
+def horizon_verdict(record: dict, probe_iterations: int, last: float = 0.1) -> dict:
+    """Whether the record's comparisons are between measured minima (chapter 5's rule).
+
+    ``probe_iterations``: how long the horizon probe trained to find the sparse networks'
+    minima. The record is *measured* when it trains at least that long and at most ``last``
+    of its pruned networks stop in the last ``last`` of training (:func:`late_stops`); else
+    its comparisons are censored. Returns ``{"measured", "long_enough", "late", "total",
+    "iterations", "probe_iterations"}``."""
+    late = late_stops(record, last)
+    T = record["config"]["iterations"]
+    long_enough = T >= probe_iterations
+    return {"measured": long_enough and late["late"] <= last * late["total"],
+            "long_enough": long_enough, "late": late["late"], "total": late["total"],
+            "iterations": T, "probe_iterations": probe_iterations}
+
+
+def standings(record: dict) -> dict[float, dict[str, dict[str, list[str]]]]:
+    """Where each method of :data:`SCORED` stands, per sparsity, against the IMP ticket and
+    against random pruning (masks as found, test accuracy at early stop).
+
+    sparsity -> {"imp": {...}, "random": {...}}, each ``{"below", "within", "above"}`` (lists
+    of methods): below or above when every trial of the method is below (above) every trial
+    of the other, within when the trials' ranges overlap (always with one trial)."""
+    out = {}
+    for s in sorted(record["config"]["sparsities"]):
+        out[s] = {}
+        for other in ("imp", "random"):
+            o = list(_by_trial(record, other, "original", s).values())
+            side = {"below": [], "within": [], "above": []}
+            for m in (m for m in SCORED if m in record["config"]["methods"]):
+                a = list(_by_trial(record, m, "original", s).values())
+                apart = len(a) > 1 and len(o) > 1
+                where = "below" if apart and max(a) < min(o) else \
+                    "above" if apart and min(a) > max(o) else "within"
+                side[where].append(m)
+            out[s][other] = side
+    return out
+
+
+def accuracy_table(record: dict, last: float = 0.1) -> list[dict]:
+    """Rows of strings for ``records.Table``: one per sparsity, one column per method (as
+    found) and the IMP ticket, each cell the mean test accuracy at early stop in % and, with
+    several trials, the trials' range in brackets; ``*`` marks a point with a trial still
+    improving at the end of training (:func:`late_points`: a lower bound)."""
+    summ, late = summary(record), late_points(record, last)
+    rows = []
+    for s in sorted(record["config"]["sparsities"]):
+        row = {"pruned": f"{100 * s:g}%"}
+        for m in (*record["config"]["methods"], "imp"):
+            c = summ[m, "original"]
+            k = c["sparsity"].index(s)
+            text = f"{100 * c['mean'][k]:.1f}"
+            if record["config"]["trials"] > 1:
+                text += f" [{100 * c['min'][k]:.1f},{100 * c['max'][k]:.1f}]"
+            row["IMP" if m == "imp" else m] = text + ("*" if late[m, "original"][k] else "")
+        rows.append(row)
+    return rows
+
+
+def standing_text(standing: dict) -> str:
+    """:func:`standings` in words, one sentence per sparsity, e.g. "At 98% pruned, SNIP and
+    GraSP lie below the IMP ticket beyond the trials' range, SynFlow and magnitude lie within
+    it; all four methods lie above random pruning beyond the trials' range." """
+    def who(ms: list[str]) -> str:
+        names = [NAMES[m] for m in ms]
+        return "all four methods lie" if len(names) == len(SCORED) else \
+            names[0] + " lies" if len(names) == 1 else \
+            ", ".join(names[:-1]) + " and " + names[-1] + " lie"
+
+    def relation(side: dict, other: str) -> str:
+        out = [f"{who(side[w])} {w} {other} beyond the trials' range"
+               for w in ("below", "above") if side[w]]
+        if side["within"]:
+            out.append(f"{who(side['within'])} within "
+                       + ("it" if out else f"the trials' range of {other}"))
+        return ", ".join(out)
+
+    return " ".join(f"At {100 * s:g}% pruned, {relation(v['imp'], 'the IMP ticket')}; "
+                    f"{relation(v['random'], 'random pruning')}." for s, v in standing.items())

@@ -375,6 +375,62 @@ def test_late_stops_use_chapter_5s_rule():
     assert (late["dense"], late["dense_late"], late["threshold"]) == ([950, 500], 1, 900)
 
 
+def test_a_point_is_hollow_when_any_of_its_trials_stopped_late():
+    acc = {("dense", "original", 0.0): [0.98, 0.98], ("snip", "original", 0.9): [0.9, 0.9],
+           ("snip", "original", 0.99): [0.8, 0.8], ("snip", "shuffled", 0.99): [0.8, 0.8]}
+    stops = {("dense", "original", 0.0): [500, 500], ("snip", "original", 0.9): [100, 901],
+             ("snip", "original", 0.99): [900, 300], ("snip", "shuffled", 0.99): [1000, 1000]}
+    rec = made_up_record(acc, stops)
+    flags = pai.late_points(rec)
+    # one flag per sparsity of pai.summary, in its order; 900 is not late (> 0.9 T is)
+    assert flags == {("dense", "original"): [False], ("snip", "original"): [True, False],
+                     ("snip", "shuffled"): [True]}
+    assert pai.summary(rec)["snip", "original"]["sparsity"] == [0.9, 0.99]
+
+
+def test_the_horizon_is_measured_only_long_enough_and_with_few_late_stops():
+    acc = {("snip", "original", 0.9): [0.9] * 10}
+    few = made_up_record(acc, {("snip", "original", 0.9): [100] * 9 + [950]})
+    many = made_up_record(acc, {("snip", "original", 0.9): [100] * 8 + [950] * 2})
+    v = pai.horizon_verdict(few, probe_iterations=1000)
+    assert v["measured"] and (v["late"], v["total"], v["iterations"]) == (1, 10, 1000)
+    assert not pai.horizon_verdict(many, 1000)["measured"]           # 2 of 10 late
+    short = pai.horizon_verdict(few, 2000)                            # shorter than the probe
+    assert not short["measured"] and not short["long_enough"]
+
+
+def test_standings_use_the_trials_range():
+    acc = {("imp", "original", 0.9): [0.95, 0.96], ("random", "original", 0.9): [0.80, 0.85],
+           ("snip", "original", 0.9): [0.93, 0.94], ("grasp", "original", 0.9): [0.94, 0.955],
+           ("synflow", "original", 0.9): [0.965, 0.97], ("magnitude", "original", 0.9): [0.84, 0.9]}
+    st = pai.standings(made_up_record(acc))[0.9]
+    assert st["imp"] == {"below": ["snip", "magnitude"], "within": ["grasp"],
+                         "above": ["synflow"]}
+    assert st["random"] == {"below": [], "within": ["magnitude"],
+                            "above": ["snip", "grasp", "synflow"]}
+    one = {k: v[:1] for k, v in acc.items()}            # one trial: no range, never apart
+    assert pai.standings(made_up_record(one))[0.9]["imp"]["within"] == list(pai.SCORED)
+    assert pai.standing_text({0.9: st}) == (
+        "At 90% pruned, SNIP and magnitude lie below the IMP ticket beyond the trials' "
+        "range, SynFlow lies above the IMP ticket beyond the trials' range, GraSP lies within "
+        "it; SNIP, GraSP and SynFlow lie above random pruning beyond the trials' range, "
+        "magnitude lies within it.")
+    assert pai.standing_text(pai.standings(made_up_record(one))) == (
+        "At 90% pruned, all four methods lie within the trials' range of the IMP ticket; all "
+        "four methods lie within the trials' range of random pruning.")
+
+
+def test_accuracy_table_gives_ranges_and_marks_late_points():
+    acc = {(m, "original", s): [0.9, 0.92] for m in (*pai.METHODS, "imp") for s in (0.9, 0.98)}
+    rec = made_up_record(acc, {("snip", "original", 0.98): [100, 950]})
+    rows = pai.accuracy_table(rec)
+    assert [r["pruned"] for r in rows] == ["90%", "98%"]
+    assert rows[0]["snip"] == "91.0 [90.0,92.0]" and rows[1]["snip"] == "91.0 [90.0,92.0]*"
+    assert rows[1]["IMP"] == "91.0 [90.0,92.0]"
+    one = made_up_record({k: v[:1] for k, v in acc.items()})
+    assert pai.accuracy_table(one)[0]["random"] == "90.0"
+
+
 @pytest.mark.parametrize("profile", ["quick", "standard"])
 def test_the_committed_records_read(profile):
     """Chapter 10 reads the committed record of its profile with these functions."""
