@@ -13,9 +13,17 @@ the same for Conv-2 on CIFAR-10 at K = 1 and 4, at width 1 (the paper's network)
 book's CPU-sized stand-in). Evaluation is excluded (the validation and test sets are cut to one
 batch).
 
-For each Conv-2 width, a second table times the conv layers alone (forward and backward) in the
-engine's layout, one convolution per member (``population.population_forward``), against the
-layout it replaced: one grouped convolution over all K members, member k owning channel group k.
+The engine trains a conv net in the memory layout chosen for its architecture and this device
+(``population.conv_layout``: channels_last or contiguous NCHW). For Conv-2, rows (c) are that
+layout and rows (d) the other one, timed one after the other, so that the choice can be checked
+on every machine; the table under them gives their ratio, and the bench prints the layout chosen
+for each conv net on this device. The engine's device settings (``training.use_device_settings``)
+hold for every loop timed; on a CPU they keep freed memory in the process, so a population's
+memory growth counts what it needs beyond the process's earlier peak.
+
+For each Conv-2 width, a last table times the conv layers alone (forward and backward), both
+in NCHW: one convolution per member (``population.population_forward``), against the layout it
+replaced: one grouped convolution over all K members, member k owning channel group k.
 The grouped layout lives here only, for this comparison: its arithmetic depends on K, so a
 member would not compute what it computes alone (``tests/test_population.py``).
 
@@ -123,20 +131,24 @@ def _plain_loop(model, d, batch: int, iterations: int) -> None:
         opt.step()
 
 
-def _population(name: str, d, batch: int, k: int, width: float = 1.0):
-    """A function ``run(iterations)`` that trains K ``name`` networks as one population; the
-    networks, their masks (half the weights pruned, so per-step masking is measured) and the
-    stacked copies are built here, outside the timed call."""
+def _population(name: str, d, batch: int, k: int, width: float = 1.0,
+                layout: str | None = None):
+    """A function ``run(iterations)`` that trains K ``name`` networks as one population in
+    ``layout`` (default: ``population.conv_layout``'s choice); the networks, their masks (half
+    the weights pruned, so per-step masking is measured), the stacked copies and the images in
+    that layout are made here, outside the timed call."""
     nets = [models.build(name, s, width=width) for s in range(k)]
     half = [pruning.random_unstructured(masks.ones(n), 0.5, torch.Generator().manual_seed(s))
             for s, n in enumerate(nets)]
     params, stacked_masks = population.stack(nets), population.stack_masks(half)
+    layout = layout or population.conv_layout(nets[0], d.device)
+    d = training.images_in_layout(d, layout)
 
     def run(iterations: int) -> None:
         cfg = training.TrainConfig(iterations=iterations, batch_size=batch,
                                    eval_every=iterations)
         training.train_population(nets[0], params, stacked_masks, d, cfg, list(range(k)),
-                                  progress=False)
+                                  progress=False, layout=layout)
     return run
 
 
@@ -204,6 +216,22 @@ def _print_rows(rows: list[dict]) -> None:
               f"{base / r['ms']:>7.1f}")
 
 
+def _print_layout_table(rows: list[dict], chosen: str, dev) -> None:
+    """Per K, the engine's ms per network-iteration (% of the roofline) in the chosen layout and
+    the other one, their ratio, and the layout chosen for each conv net on ``dev``."""
+    engine = {(r["k"], r["layout"]): r for r in rows if r["layout"] is not None}
+    other = next(x for x in population.LAYOUTS if x != chosen)
+    cell = lambda r: f"{r['ms']:.3f} ms ({r['roofline_pct']:.0f}%)"
+    print(f"{'engine, ms/net-it (% roofline)':<32}{chosen + ' (chosen)':>26}{other:>26}"
+          f"{'chosen / other':>16}")
+    for k in sorted({k for k, _ in engine}):
+        a, b = engine[(k, chosen)], engine[(k, other)]
+        print(f"{f'K = {k}':<32}{cell(a):>26}{cell(b):>26}{a['ms'] / b['ms']:>16.2f}")
+    per_net = ", ".join(f"{n} {population.conv_layout(models.build(n, width=0.25), dev)}"
+                        for n in models.MODELS if n != "lenet")
+    print(f"layout chosen on {torch.device(dev).type} (population.conv_layout): {per_net}\n")
+
+
 def _print_layouts(rows: list[dict]) -> None:
     print(f"{'conv layers, forward + backward':<62}{'ms/net':>10}{'GFLOP/s':>9}")
     for r in rows:
@@ -217,9 +245,11 @@ def run_bench(iterations: int = 200, conv_k: int = 4, ks: tuple[int, ...] = (1, 
 
     Returns ``{"machine", "threads", "sgemm_gflops", "bandwidth_gbs", "rows"}``, a row a dict
     with ``model``, ``width``, ``loop``, ``k``, ``ms`` (per network-iteration), ``gflops`` and
-    ``roofline_pct`` (None for the conv-layout rows), and ``rss_mb`` for the engine's rows."""
+    ``roofline_pct`` (None for the conv-layout rows), ``rss_mb`` for the engine's rows, and
+    ``layout`` for the engine's conv rows (``"channels_last"`` or ``"contiguous"``)."""
     from . import device, device_name
     dev = device()
+    training.use_device_settings(torch.device(dev))   # the engine's, for every loop timed
     threads = torch.get_num_threads()
     limit = sgemm_gflops(device=dev, min_run_time=min_run_time)
     gbs = bandwidth_gbs(device=dev, min_run_time=min_run_time)
@@ -258,24 +288,37 @@ def run_bench(iterations: int = 200, conv_k: int = 4, ks: tuple[int, ...] = (1, 
         timed = []
         m = models.build(name, width=width).to(dev)
         timed.append((label_a, 1, per_iteration(lambda n: _textbook_loop(m, loader, n),
-                                                max(2, its // 4)), None))
+                                                max(2, its // 4)), None, None))
         m = models.build(name, width=width).to(dev)
         timed.append(("(b) plain in-memory loop", 1,
-                      per_iteration(lambda n: _plain_loop(m, d, batch, n), its), None))
+                      per_iteration(lambda n: _plain_loop(m, d, batch, n), its), None, None))
+        chosen = population.conv_layout(template, dev)
+        # Conv-2: the chosen layout (c), then the other one (d), one after the other per K
+        layouts = [(chosen, "(c)", "chosen")]
+        if name != "lenet":
+            other = next(x for x in population.LAYOUTS if x != chosen)
+            layouts.append((other, "(d)", "old: NCHW" if other == population.CONTIGUOUS
+                            else "not chosen"))
         for k in kk:
-            gc.collect()
-            before = _rss_mb()
-            sec = per_iteration(_population(name, d, batch, k, width), its) / k
-            timed.append((f"(c) population engine, K = {k}", k, sec, _rss_mb() - before))
+            for layout, tag, note in layouts:
+                gc.collect()
+                before = _rss_mb()
+                sec = per_iteration(_population(name, d, batch, k, width, layout), its) / k
+                label = (f"{tag} population engine, K = {k}" if name == "lenet"
+                         else f"{tag} population engine, K = {k}, {layout} ({note})")
+                timed.append((label, k, sec, _rss_mb() - before,
+                               None if name == "lenet" else layout))
         rows = [{"model": name, "width": width, "loop": label, "k": k, "ms": 1e3 * sec,
                  "gflops": flops / sec / 1e9, "roofline_pct": 100 * roof / (1e3 * sec),
-                 "rss_mb": rss} for label, k, sec, rss in timed]
+                 "rss_mb": rss, "layout": layout} for label, k, sec, rss, layout in timed]
         title = name if name == "lenet" else f"{name} (width {width:g})"
         print(f"{title} on {ds}, batch {batch}, Adam: {flops / 1e6:.1f} MFLOP per iteration; "
               f"roofline {roof:.3f} ms per network-iteration")
         _print_rows(rows)
         peak = max(r["rss_mb"] for r in rows if r["rss_mb"] is not None)
         print(f"memory: the largest population grew this process by {peak:.0f} MB\n")
+        if name != "lenet":
+            _print_layout_table(rows, chosen, dev)
         out["rows"] += rows
         if name == "conv2":
             out["rows"] += _layouts(template, image, batch, kk, width, dev, min_run_time)
@@ -284,19 +327,20 @@ def run_bench(iterations: int = 200, conv_k: int = 4, ks: tuple[int, ...] = (1, 
 
 def _layouts(template: nn.Sequential, image: tuple[int, ...], batch: int, ks, width: float,
              dev, min_run_time: float) -> list[dict]:
-    """Time and print the conv layers' forward + backward in both layouts, per network."""
+    """Time and print the conv layers' forward + backward, one convolution per member against
+    one grouped convolution (both NCHW), per network."""
     flops = flops_per_iteration(conv_layers(template), image, batch)
     rows = []
     for k in ks:
-        for grouped, label in ((False, "one convolution per member (the engine's)"),
+        for grouped, label in ((False, "one convolution per member (the engine's, NCHW)"),
                                (True, "one grouped convolution over K (replaced; bench only)")):
             sec = seconds(_conv_step(width, k, batch, grouped, dev),
                           min_run_time=min_run_time) / k
             rows.append({"model": "conv2", "width": width, "loop": f"{label}, K = {k}",
                          "k": k, "ms": 1e3 * sec, "gflops": flops / sec / 1e9,
-                         "roofline_pct": None, "rss_mb": None})
-    print(f"conv2 (width {width:g}): the conv layers alone in the engine's layout and the "
-          f"replaced one, {flops / 1e6:.1f} MFLOP per network")
+                         "roofline_pct": None, "rss_mb": None, "layout": None})
+    print(f"conv2 (width {width:g}): the conv layers alone, one convolution per member and "
+          f"the replaced grouped one (both NCHW), {flops / 1e6:.1f} MFLOP per network")
     _print_layouts(rows)
     print()
     return rows

@@ -15,6 +15,16 @@ what lets a study split by trials and merged equal one run.
 
 Inside the engine each linear weight is stored transposed, (K, in, out): the layout in which its
 gradient comes out of the matmul, so no step copies it (:func:`engine_layout`).
+
+Conv nets train in one of two memory layouts, chosen per architecture and device in one place
+(:func:`conv_layout`, by measurement): ``"contiguous"`` (PyTorch's NCHW) or ``"channels_last"``
+(NHWC: a pixel's channels side by side). In channels_last every tensor of the step is stored so:
+the images (once per training run), each member's conv weight (the stacked (K, O, I, kH, kW)
+tensor kept in memory as (K, O, kH, kW, I)), its mask and optimiser state (the same strides),
+and the activations, ReLUs and max-pools (which keep their input's layout). The flatten before
+the first linear layer then reads each image in (H, W, C) order, a view with no copy, and that
+layer's weight rows are stored in the same order (:func:`engine_layout`), so no step copies a
+tensor from one layout to the other.
 """
 from __future__ import annotations
 
@@ -25,6 +35,46 @@ from torch import nn
 from .masks import Masks
 
 Params = dict[str, torch.Tensor]
+
+CONTIGUOUS, CHANNELS_LAST = "contiguous", "channels_last"
+LAYOUTS = (CONTIGUOUS, CHANNELS_LAST)
+
+# The layout a conv net trains in, per (architecture, device type); anything not listed trains
+# contiguous (NCHW), the layout the engine had before it was measured. Measured on a CPU (one
+# thread, 2 cores, torch 2.14; both layouts and K = 1, 4 interleaved in one process, 7 repeats):
+# the engine's training step (forward, backward, fused Adam, remask) at batch 60, time per
+# network, channels_last / NCHW (median of the paired ratios; in brackets, a second run on a
+# machine five times busier):
+#   Conv-2 width 1:    K = 1 0.90 (0.96), K = 4 0.90 (0.90)
+#   Conv-2 width 0.25: K = 1 0.89 (0.88), K = 4 0.91 (0.86)
+#   Conv-4 width 0.25: K = 1 0.83 (0.88), K = 4 0.90 (0.88)
+#   Conv-6 width 0.25: K = 1 0.79 (0.84), K = 4 0.87 (0.84)
+# (Flattening channels_last activations in PyTorch's (C, H, W) order instead, a copy each step:
+# 0.83-1.22 in a first, component-level measurement, where the (H, W, C) view gave 0.78-0.99.)
+# Not measured on a GPU yet (fp32 there, TF32 off): CUDA keeps NCHW until
+# ``python -m lth_utils bench`` on a GPU, which times both layouts, says otherwise.
+CONV_LAYOUTS: dict[tuple[str, str], str] = {
+    ("conv2", "cpu"): CHANNELS_LAST,
+    ("conv4", "cpu"): CHANNELS_LAST,
+    ("conv6", "cpu"): CHANNELS_LAST,
+}
+
+
+def conv_layout(template: nn.Module, device: torch.device | str) -> str:
+    """The memory layout the engine trains ``template``'s architecture in on ``device``:
+    ``"channels_last"`` or ``"contiguous"`` (see :data:`CONV_LAYOUTS`, the measured choice).
+    A network without conv layers (LeNet) is always ``"contiguous"``."""
+    convs = sum(isinstance(m, nn.Conv2d) for m in template.modules())
+    if convs == 0:
+        return CONTIGUOUS
+    return CONV_LAYOUTS.get((f"conv{convs}", torch.device(device).type), CONTIGUOUS)
+
+
+def check_layout(layout: str) -> str:
+    """``layout`` if it is one of :data:`LAYOUTS`, else a ``ValueError`` that lists them."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    return layout
 
 
 # ----------------------------------------------------------------------------- stacking
@@ -57,7 +107,7 @@ def stack_masks(masks: list[Masks]) -> Masks:
 # ----------------------------------------------------------------------------- forward
 
 def population_forward(template: nn.Sequential, params: Params, x: torch.Tensor,
-                       transposed: bool = False) -> torch.Tensor:
+                       transposed: bool = False, layout: str = CONTIGUOUS) -> torch.Tensor:
     """Run K stacked networks of ``template``'s architecture.
 
     ``x`` is (B, C, H, W), the same images for every member, or (K, B, C, H, W), each member its
@@ -66,7 +116,12 @@ def population_forward(template: nn.Sequential, params: Params, x: torch.Tensor,
     layers, one batched GEMM).
     ``transposed``: the linear weights are stored as (K, in, out), the engine's training layout
     (see :func:`engine_layout`), instead of PyTorch's (K, out, in).
+    ``layout``: ``"channels_last"`` flattens each image in (H, W, C) order, the order of the
+    first linear layer's weight rows in the engine's channels_last layout (:func:`engine_layout`);
+    a view when the activations are channels_last. The convolutions follow the strides of the
+    tensors they are given (an image or weight stored channels_last computes channels_last).
     """
+    hwc = check_layout(layout) == CHANNELS_LAST
     k = next(iter(params.values())).shape[0]
     if k == 1 and x.dim() == 5:
         x = x[0]
@@ -97,6 +152,10 @@ def population_forward(template: nn.Sequential, params: Params, x: torch.Tensor,
                 h = torch.baddbmm(b.unsqueeze(1), h, wt)
             shared = False
         elif isinstance(layer, nn.Flatten):
+            if hwc and isinstance(h, list):   # (B, C, H, W) -> (B, H, W, C): a view
+                h = [hm.movedim(1, -1) for hm in h]
+            elif hwc and h.dim() >= 4:
+                h = h.movedim(-3, -1)
             if isinstance(h, list):          # K x (B, C, H, W) -> (K, B, C*H*W)
                 h = torch.stack([hm.flatten(1) for hm in h])
             else:
@@ -114,28 +173,70 @@ def population_forward(template: nn.Sequential, params: Params, x: torch.Tensor,
     return h.unsqueeze(0) if single else h
 
 
-def engine_layout(template: nn.Module, tensors: Params) -> Params:
-    """Stacked weights or masks in the layout the engine trains in: every linear weight
-    (K, out, in) becomes a contiguous (K, in, out); other tensors are copied as they are.
+def engine_layout(template: nn.Module, tensors: Params, layout: str = CONTIGUOUS,
+                  inverse: bool = False) -> Params:
+    """Stacked weights or masks (name -> (K, *shape)) in the layout the engine trains in, or,
+    with ``inverse``, back from it to PyTorch's; always copies.
 
-    Why: the weight gradient of ``h @ W.T`` comes out of the matmul as (in, out); stored as
-    (out, in), every step would copy it once more. The layout is its own inverse
-    (``engine_layout(t, engine_layout(t, p)) == p``)."""
+    * Every linear weight (K, out, in) becomes a contiguous (K, in, out). Why: the weight
+      gradient of ``h @ W.T`` comes out of the matmul as (in, out); stored as (out, in), every
+      step would copy it once more.
+    * ``layout="channels_last"`` (:func:`conv_layout`): each conv weight keeps its shape
+      (K, O, I, kH, kW) and is stored as (K, O, kH, kW, I), so that member k's weight is a
+      channels_last (O, I, kH, kW) view; the first linear layer's rows (its inputs) are put in
+      the order in which :func:`population_forward` flattens channels_last images, (H, W, C)
+      instead of (C, H, W). A permutation: every number is kept as it is.
+
+    In the contiguous layout the transformation is its own inverse
+    (``engine_layout(t, engine_layout(t, p)) == p``); ``inverse`` undoes the channels_last one.
+    """
+    hwc = check_layout(layout) == CHANNELS_LAST
     linear = {f"{n}.weight" for n, m in template.named_modules() if isinstance(m, nn.Linear)}
-    return {n: (t.transpose(-1, -2) if n in linear else t)
-            .clone(memory_format=torch.contiguous_format) for n, t in tensors.items()}
+    conv = {f"{n}.weight" for n, m in template.named_modules() if isinstance(m, nn.Conv2d)}
+    first, chw = _first_linear_input(template) if hwc else (None, None)
+    out = {}
+    for n, t in tensors.items():
+        if n in linear and inverse and n == first:     # rows (H, W, C) -> (C, H, W)
+            c, hh, ww = chw
+            t = t.unflatten(1, (hh, ww, c)).permute(0, 3, 1, 2, 4).flatten(1, 3)
+        if n in linear:
+            t = t.transpose(-1, -2)
+        if n in linear and not inverse and n == first:  # rows (C, H, W) -> (H, W, C)
+            t = t.unflatten(1, chw).permute(0, 2, 3, 1, 4).flatten(1, 3)
+        if n in conv and hwc and not inverse:           # stored (K, O, kH, kW, I)
+            out[n] = t.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
+        else:
+            out[n] = t.clone(memory_format=torch.contiguous_format)
+    return out
+
+
+def _first_linear_input(template: nn.Module) -> tuple[str, tuple[int, int, int]]:
+    """The weight name of the linear layer after a conv net's ``Flatten`` and the (C, H, W)
+    shape of the images it flattens (square images: H = W)."""
+    convs = [m for m in template.modules() if isinstance(m, nn.Conv2d)]
+    linear = [(n, m) for n, m in template.named_modules() if isinstance(m, nn.Linear)]
+    if not convs or not linear:
+        raise ValueError("the channels_last layout is for conv nets (conv layers, then linear)")
+    name, first = linear[0]
+    c = convs[-1].out_channels
+    side = round((first.in_features // c) ** 0.5)
+    if c * side * side != first.in_features:
+        raise ValueError(f"{name} has {first.in_features} inputs: not {c} square channels")
+    return f"{name}.weight", (c, side, side)
 
 
 @torch.no_grad()
 def evaluate(template: nn.Sequential, params: Params, x: torch.Tensor, y: torch.Tensor,
-             chunk: int = 5000, transposed: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+             chunk: int = 5000, transposed: bool = False, layout: str = CONTIGUOUS
+             ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean cross-entropy loss and accuracy of each of K members on (x, y): two (K,) tensors
-    on the device of ``x``."""
+    on the device of ``x``. ``transposed``, ``layout``: as in :func:`population_forward`."""
     k = next(iter(params.values())).shape[0]
     loss = torch.zeros(k, device=x.device)
     correct = torch.zeros(k, device=x.device)
     for s in range(0, len(y), chunk):
-        logits = population_forward(template, params, x[s:s + chunk], transposed)
+        logits = population_forward(template, params, x[s:s + chunk], transposed,
+                                    layout)
         yy = y[s:s + chunk]
         loss += F.cross_entropy(logits.flatten(0, 1), yy.repeat(k), reduction="none") \
             .view(k, -1).sum(1)

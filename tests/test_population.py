@@ -43,3 +43,16 @@ def test_member_of_a_population_computes_what_it_computes_alone(mnist_small, cif
     own = run([1], [5])
     for n in own.params:
         assert torch.equal(shared.params[n][1], own.params[n][0]), n
+
+
+def test_the_layout_is_chosen_in_one_place():
+    """``population.conv_layout`` reads the measured table ``CONV_LAYOUTS``: LeNet (no conv
+    layers) and every device not in it train contiguous; the engine uses the choice."""
+    assert population.conv_layout(models.build("lenet"), "cpu") == "contiguous"
+    for name in ("conv2", "conv4", "conv6"):
+        net = models.build(name, width=0.25)
+        assert population.conv_layout(net, "cpu") == population.CONV_LAYOUTS.get(
+            (name, "cpu"), "contiguous")
+        assert population.conv_layout(net, "meta") == "contiguous"    # not measured there
+    with pytest.raises(ValueError, match="layout must be one of"):
+        population.check_layout("nhwc")
