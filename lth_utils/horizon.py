@@ -157,11 +157,8 @@ class PruneAtInitHorizon(engine.Study):
         from . import prune_at_init as pai
         c, cfg, d = self.config, self.study, self.data
         template = models.build("lenet")
-        model = models.build("lenet", derive_seed(cfg.seed, "init", 0))
+        model, gen, x, y = pai.scoring_start(cfg, 0, d)
         theta0 = {n: p.detach().clone() for n, p in model.named_parameters()}
-        gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "masks", 0))
-        idx = torch.randperm(len(d.train_y), generator=gen)[:cfg.score_batches * cfg.batch_size]
-        x, y = d.train_x[idx.to(d.device)].cpu(), d.train_y[idx.to(d.device)].cpu()
         labels, ms = [], []
         for s in c["sparsities"]:
             for method in c["methods"]:

@@ -341,6 +341,18 @@ def _theta(t: int, cfg: StudyConfig, which: str) -> dict[str, torch.Tensor]:
             models.build("lenet", derive_seed(cfg.seed, which, t)).named_parameters()}
 
 
+def scoring_start(cfg: StudyConfig, t: int, data):
+    """What every method of trial ``t`` scores with: the network at θ0, the trial's mask
+    generator, and the scoring batch it draws first (``cfg.score_batches`` batches of the
+    training set, on the CPU). The generator goes on to draw the random masks and shuffles."""
+    from .lottery import derive_seed
+    model = models.build("lenet", derive_seed(cfg.seed, "init", t))
+    gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "masks", t))
+    idx = torch.randperm(len(data.train_y), generator=gen)[:cfg.score_batches * cfg.batch_size]
+    idx = idx.to(data.device)
+    return model, gen, data.train_x[idx].cpu(), data.train_y[idx].cpu()
+
+
 class PruneAtInitStudy(engine.Study):
     """The study as :mod:`lth_utils.engine` runs it. Units of each trial ``t``: ``t dense``
     (the dense network), ``t imp i`` (round i of the IMP chain: global magnitude pruning of
@@ -403,15 +415,9 @@ class PruneAtInitStudy(engine.Study):
 
     def _methods(self, t: int, theta0, imp: dict[str, Masks]) -> list[dict]:
         """Every method and variant at every sparsity of trial ``t``: one population."""
-        from .lottery import derive_seed
         cfg = self.cfg
-        model = models.build("lenet", derive_seed(cfg.seed, "init", t))
+        model, gen, x, y = scoring_start(cfg, t, self.data)
         reinit = _theta(t, cfg, "reinit")
-        gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "masks", t))
-        n_score = cfg.score_batches * cfg.batch_size
-        idx = torch.randperm(len(self.data.train_y), generator=gen)[:n_score]
-        idx = idx.to(self.data.device)
-        x, y = self.data.train_x[idx].cpu(), self.data.train_y[idx].cpu()
         members, labels = [], []
         for s in cfg.sparsities:
             for method in cfg.methods:
