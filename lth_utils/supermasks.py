@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -301,6 +302,7 @@ def train_dense(seed: int, data, cfg: SupermaskConfig) -> tuple[nn.Sequential, P
     hist = train(model, data, cfg.train_config(), seed=seed, progress=False)
     thetaT = {n: p.detach().cpu().clone() for n, p in model.named_parameters()}
     model.dense_acc = hist.early_stop_test_acc[0]
+    model.dense_stop = hist.early_stop_iteration[0]
     return model, theta0, thetaT
 
 
@@ -326,22 +328,29 @@ def _trial(seed: int, data, cfg: SupermaskConfig) -> dict:
         inits.append(kept_weights(v, theta0, mask_v, g)), ms.append(mask_v)
     run = train_population(model, stack_masks(inits),
                            stack_masks(ms), data, tcfg, [seed] * len(ms), progress=False)
-    acc = run.history.early_stop_test_acc
-    out = {"seed": seed, "dense_acc": model.dense_acc, "criteria": {}, "variants": {},
+    acc, stop = run.history.early_stop_test_acc, run.history.early_stop_iteration
+    out = {"seed": seed, "dense_acc": model.dense_acc, "dense_stop": model.dense_stop,
+           "criteria": {}, "variants": {}, "criteria_stop": {}, "variants_stop": {},
            "untrained": untrained,
            "fraction_remaining": [fraction_remaining(grid["random"][kp]) for kp in cfg.keeps]}
-    for (kind, name, kp), a in zip(arms, acc):
+    for (kind, name, kp), a, it in zip(arms, acc, stop):
         if kind == "criterion":
             out["criteria"].setdefault(name, []).append(round(a, 5))
+            out["criteria_stop"].setdefault(name, []).append(it)
         else:
             out["variants"][name] = round(a, 5)
-    out["variants"]["theta0"] = out["criteria"]["large_final"][cfg.keeps.index(cfg.variant_keep)]
+            out["variants_stop"][name] = it
+    j = cfg.keeps.index(cfg.variant_keep)
+    out["variants"]["theta0"] = out["criteria"]["large_final"][j]
+    out["variants_stop"]["theta0"] = out["criteria_stop"]["large_final"][j]
     from .models import build
     fresh = build("lenet", seed)
     zero = train_plain(fresh, data, tcfg, masks=mask_v, seed=seed)
     frozen = train_frozen(build("lenet", seed), mask_v, theta0, data, tcfg, seed)
     out["pruned"] = {"zero": round(zero.early_stop_test_acc[0], 5),
                      "frozen": round(frozen.early_stop_test_acc[0], 5)}
+    out["pruned_stop"] = {"zero": zero.early_stop_iteration[0],
+                          "frozen": frozen.early_stop_iteration[0]}
     pop = edge_popup(model, theta0, list(cfg.popup_keeps), data,
                      TrainConfig(iterations=cfg.popup_iterations, eval_every=cfg.eval_every),
                      seed)
@@ -423,6 +432,61 @@ def provenance(record: dict) -> str:
     return (f"record supermasks-lenet-mnist · profile {c['profile']} · {c['trials']} trial(s) · "
             f"{c['iterations']:,} iterations each · {code} · "
             f"{record.get('wall_time_s', 0) / 60:.1f} min of compute")
+
+
+def early_stops(record: dict) -> dict[str, list] | None:
+    """Every trained arm's early-stop iterations, arm -> one entry per trial: ``"dense"``,
+    ``"zero"`` and ``"frozen"`` (the pruned-weight study) an int, each criterion a list (one
+    per kept fraction), each variant but θ0 an int (θ0 is large final's run). ``None`` for a
+    record written before the study stored them."""
+    trials = record["trials"]
+    if not all("criteria_stop" in t for t in trials):
+        return None
+    out = {"dense": [t["dense_stop"] for t in trials]}
+    for c in trials[0]["criteria_stop"]:
+        out[c] = [t["criteria_stop"][c] for t in trials]
+    for v in VARIANTS[1:]:
+        out[v] = [t["variants_stop"][v] for t in trials]
+    for k in ("zero", "frozen"):
+        out[k] = [t["pruned_stop"][k] for t in trials]
+    return out
+
+
+def late_stops(record: dict, last: float = 0.1) -> dict | None:
+    """The early stops in the last ``last`` of training (``records.is_late``, chapter 5's rule):
+    ``"by_arm"`` (arm -> (late, total), arms of :func:`early_stops`), ``"late"``, ``"total"``,
+    ``"flags"`` (criterion -> (trials, kept fractions) booleans, for hollow points),
+    ``"horizon"`` and ``"threshold"``. ``None`` if the record stores no early stops."""
+    from .records import is_late
+    stops = early_stops(record)
+    if stops is None:
+        return None
+    by, flags = {}, {}
+    for arm, its in stops.items():
+        a = np.asarray(its)
+        late = np.vectorize(lambda i: is_late(record, i, last), otypes=[bool])(a)
+        by[arm] = (int(late.sum()), int(late.size))
+        if a.ndim == 2:
+            flags[arm] = late
+    return {"by_arm": by, "late": sum(n for n, _ in by.values()),
+            "total": sum(n for _, n in by.values()), "flags": flags,
+            "horizon": record["config"]["iterations"],
+            "threshold": (1 - last) * record["config"]["iterations"]}
+
+
+def popup_gain(record: dict, last: float = 0.1) -> list[float]:
+    """Per kept fraction of edge-popup, the mean over trials of the test accuracy gained in the
+    last ``last`` of its training (last evaluation minus the one at ``(1 - last) T``): how much
+    the mask was still improving when it stopped (edge-popup has no early stop)."""
+    out = []
+    for j in range(len(record["config"]["popup_keeps"])):
+        gains = []
+        for t in record["trials"]:
+            its, acc = np.asarray(t["popup"]["iteration"]), t["popup"]["test_acc"][j]
+            i = int(np.searchsorted(its, (1 - last) * its[-1], side="right")) - 1
+            gains.append(acc[-1] - acc[i])
+        out.append(float(np.mean(gains)))
+    return out
 
 
 # ----------------------------------------------------------------------------- "Try it"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pytest
 import torch
 from torch import nn
@@ -189,7 +191,35 @@ def test_run_study_tiny_real_record_and_cache(tmp_path, mnist_small):
     assert len(t["popup"]["test_acc"]) == 1 and t["popup"]["iteration"] == [0, 10, 20]
     assert all(0.0 <= a <= 1.0 for a in t["untrained"]["large_final_same_sign"])
     assert "record supermasks-lenet-mnist" in sm.provenance(rec)
+    # every trained arm's early stop is stored and read by the late-stop rule (> 0.9 T)
+    stops = sm.early_stops(rec)
+    assert stops["large_final"] == [t["criteria_stop"]["large_final"]]
+    assert stops["reinit"][0] in (0, 10, 20) and t["variants_stop"]["theta0"] == \
+        t["criteria_stop"]["large_final"][1]
+    late = sm.late_stops(rec)
+    n_late = sum(i > 18 for v in stops.values() for i in np.ravel(v))
+    assert late["late"] == n_late and late["total"] == 5 * 2 + 4 + 3
+    assert late["flags"]["random"].shape == (1, 2)
+    assert len(sm.popup_gain(rec)) == 1
     assert sm.run_study(cfg, path, data=mnist_small) == rec          # read from the cache
+
+
+def test_late_stops_and_popup_gain_read_a_record():
+    trial = {"dense_stop": 100, "criteria_stop": {"large_final": [950, 400]},
+             "variants_stop": {v: 901 if v == "reinit" else 10 for v in sm.VARIANTS},
+             "pruned_stop": {"zero": 900, "frozen": 1000},
+             "popup": {"iteration": [0, 800, 900, 1000],
+                       "test_acc": [[0.1, 0.5, 0.6, 0.65]]}}
+    rec = {"config": {"iterations": 1000, "popup_keeps": [0.5]}, "trials": [trial]}
+    late = sm.late_stops(rec)
+    # 900 is not after 0.9 T; 901, 950 and 1000 are
+    assert late["by_arm"]["large_final"] == (1, 2) and late["by_arm"]["reinit"] == (1, 1)
+    assert late["by_arm"]["zero"] == (0, 1) and late["by_arm"]["frozen"] == (1, 1)
+    assert late["late"] == 3 and late["threshold"] == 900
+    assert late["flags"]["large_final"].tolist() == [[True, False]]
+    assert sm.popup_gain(rec) == [pytest.approx(0.05)]     # 0.65 at T against 0.6 at 0.9 T
+    del trial["criteria_stop"]                             # a record from before the stops
+    assert sm.late_stops(rec) is None and sm.early_stops(rec) is None
 
 
 def test_supermask_state_and_explorer(mnist_small):
