@@ -423,10 +423,6 @@ def run_study(cfg: StudyConfig, out: str | Path | None = None, progress: bool | 
     cfg = results.checked_config(cfg, StudyConfig, "lottery.study_config(NAME, PROFILE)")
     study = LotteryStudy(cfg, trials, progress, data, log)
     out = Path(out) if out is not None else record_path(cfg, study.trials)
-    if not out.parent.is_dir():
-        raise FileNotFoundError(f"cannot write the record to {out}: the folder {out.parent} does "
-                                f"not exist; create it (mkdir -p {out.parent}) or pick another "
-                                f"--out")
     return engine.run(study, out, log)
 
 

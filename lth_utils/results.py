@@ -240,14 +240,18 @@ def remove_checkpoint(ckpt: str | Path) -> None:
 def check_output(path: str | Path, kind: str | None = None) -> Path:
     """Refuse, before any training, an output that could not hold a record or would destroy
     another file: ``path`` must end in ``.json``, be a study record if it exists (of ``kind``,
-    when both say theirs), and its folder must accept a write. Raises ``ValueError``/``OSError``
-    saying what to do."""
+    when both say theirs), and its folder must exist (a mistyped folder is not created) and
+    accept a write. Raises ``ValueError``/``OSError`` saying what to do."""
     path = Path(path)
     if path.suffix != ".json":
         raise ValueError(f"--out {path}: a record is a .json file; choose a path ending in .json")
     if path.is_dir():
         raise ValueError(f"--out {path} is a folder: choose a record file inside it, e.g. "
                          f"{path / 'study.json'}")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot write the record to {path}: the folder {path.parent} "
+                                f"does not exist; create it (mkdir -p {path.parent}) or pick "
+                                f"another --out")
     if path.exists():
         try:
             held = load_record(path)

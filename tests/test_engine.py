@@ -118,3 +118,12 @@ def test_the_lenet_horizon_probe_runs_from_the_command_line(tmp_path, monkeypatc
     monkeypatch.setattr(training, "train_population", lambda *a, **k: pytest.fail("trained"))
     assert cli.main(["study", "horizon-lenet-mnist", "--profile", "quick"]) == 0
     assert STUDIES["horizon-lenet-mnist"].merge is None
+
+
+@pytest.mark.parametrize("kind", [None, "supermasks"])
+def test_an_output_in_a_missing_folder_is_refused_for_every_study(tmp_path, kind):
+    """One rule for every study: a mistyped folder is not created, the message says how."""
+    out = tmp_path / "no" / "such" / "r.json"
+    with pytest.raises(FileNotFoundError, match="mkdir -p"):
+        results.check_output(out, kind)
+    assert not (tmp_path / "no").exists()
