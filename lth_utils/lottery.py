@@ -28,8 +28,8 @@ import torch
 from . import data as data_mod
 from . import engine, models, pruning, results
 from .masks import Masks, fraction_remaining, ones
-from .population import stack_masks
-from .training import TrainConfig, train_population
+from .population import conv_layout, stack_masks
+from .training import TrainConfig, images_in_layout, train_population
 
 ARMS = ("ticket", "reinit", "random_mask")
 PROFILES = ("quick", "standard", "paper")
@@ -334,6 +334,9 @@ class LotteryStudy(engine.Study):
         self.data = self.data or data_mod.load(cfg.dataset, val_size=cfg.val_size,
                                                train_subset=cfg.train_subset)
         self.template = models.build(cfg.model, 0, dropout=cfg.dropout, width=cfg.width)
+        # the images in the engine's layout once for every round (not a copy per round)
+        self.data = images_in_layout(self.data, conv_layout(self.template,
+                                                            self.data.train_x.device))
 
     def device(self) -> str:
         from . import device_name

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lth_utils import lottery, models, pruning, results
+from lth_utils import lottery, models, population, pruning, results, training
 from lth_utils.masks import ones
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -349,3 +349,16 @@ def test_round_members_are_the_ticket_and_its_two_controls():
         assert random_mask[3][n].sum() == m.sum() and not torch.equal(random_mask[3][n], m)
     assert [m[0] for m in lottery.round_members(cfg, 2, [0, 1], masks, theta0)] == \
         ["ticket", "ticket"]          # no controls at round 2
+
+
+def test_a_conv_study_stores_its_images_in_the_engines_layout_once(cifar_small):
+    """The lottery study converts the images once for all its rounds (each round's training
+    then finds them in its layout and copies nothing); LeNet's stay as they are."""
+    cfg = lottery.study_config("conv2-cifar10", "quick")
+    study = lottery.LotteryStudy(cfg, data=cifar_small)
+    study.prepare({})
+    layout = population.conv_layout(study.template, "cpu")
+    x = study.data.train_x
+    assert layout == "channels_last" and x.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(x, cifar_small.train_x)                  # the same images
+    assert training.images_in_layout(study.data, layout) is study.data   # no copy per round
