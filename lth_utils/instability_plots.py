@@ -85,29 +85,96 @@ def noise_floor(record: dict, part: str = "dense", k: int | None = 0, z: float =
 
 
 def imp_late(record: dict, last: float = 0.1) -> dict[str, np.ndarray] | None:
-    """Per IMP arm ("reset", "rewind"): (R,) booleans, True where a trial's early stop falls in
-    the last ``last`` of training (the rule of :func:`lth_utils.records.late_early_stops`), in
-    the rounds of :func:`imp_curves`. ``None`` for a record that did not keep the early-stop
-    iterations (written before ``instability.imp_round`` stored them)."""
+    """Where IMP's early stops fall in the last ``last`` of training (the rule of
+    :func:`lth_utils.records.late_early_stops`): there the validation loss was still falling,
+    and the accuracy is a lower bound. Per IMP arm ("reset", "rewind"): (R,) booleans, True
+    where a trial's early stop is late, in the rounds of :func:`imp_curves`; "dense": (1,)
+    booleans, True where a trial of the dense network (round 0, the reference line) stopped
+    late. ``None`` for a record that did not keep the early-stop iterations (written before
+    ``instability.imp_round`` stored them)."""
     imp = [r for r in record["imp"] if r["round"] >= 1]
-    if not imp or any(f"{a}_stop" not in r for r in imp for a in ("reset", "rewind")):
+    dense = [r for r in record["imp"] if r["round"] == 0]
+    if not imp or not dense or "dense_stop" not in dense[0] or \
+            any(f"{a}_stop" not in r for r in imp for a in ("reset", "rewind")):
         return None
     t = (1 - last) * record["config"]["iterations"]
-    return {a: np.array([max(r[f"{a}_stop"]) > t for r in imp]) for a in ("reset", "rewind")}
+    out = {a: np.array([max(r[f"{a}_stop"]) > t for r in imp]) for a in ("reset", "rewind")}
+    out["dense"] = np.array([max(dense[0]["dense_stop"]) > t])
+    return out
+
+
+def late_trials(record: dict, last: float = 0.1) -> dict[str, int] | None:
+    """How many trials stopped late (:func:`imp_late`'s rule), per arm ("reset", "rewind",
+    summed over the rounds of :func:`imp_curves`) and for "dense" (round 0); ``None`` for a
+    record without early-stop iterations."""
+    if imp_late(record, last) is None:
+        return None
+    t = (1 - last) * record["config"]["iterations"]
+    out = {"reset": 0, "rewind": 0, "dense": 0}
+    for r in record["imp"]:
+        for a in (("dense",) if r["round"] == 0 else ("reset", "rewind")):
+            out[a] += sum(int(s > t) for s in r[f"{a}_stop"])
+    return out
+
+
+def late_note(record: dict, last: float = 0.1) -> str:
+    """A clause for the text (ready for ``lth_utils.glue``): how many of :func:`plot_imp`'s
+    points, the dense one included, have a trial whose early stop is late (:func:`imp_late`),
+    and whether the dense network is among them (then the line the tickets are read against
+    is itself a lower bound)."""
+    late = imp_late(record, last)
+    if late is None:
+        return ("this record did not keep the IMP runs' early-stop iterations, so a stop at "
+                "the end of training cannot be marked")
+    part = "tenth" if abs(last - 0.1) < 1e-9 else f"{100 * last:g}%"
+    n, total = sum(int(v.sum()) for v in late.values()), sum(len(v) for v in late.values())
+    if n == 0:
+        return (f"none of the {total} points (the dense network's included) has a trial whose "
+                f"early stop falls in the last {part} of training: all are measured minima")
+    text = (f"{n} of the {total} points (the dense network's included) have a trial whose "
+            f"early stop falls in the last {part} of training, drawn hollow: lower bounds")
+    d, trials = late_trials(record, last)["dense"], len(record["imp"][0]["dense"])
+    if d:
+        return text + (f"; the dense network is one of them ({d} of its {trials} trials "
+                       "still improving), so the dense accuracy the tickets are compared "
+                       "with is a lower bound too")
+    return text + "; the dense network is not among them"
 
 
 def imp_curves(record: dict) -> dict[str, np.ndarray]:
     """IMP accuracy (early stop, test set): ``fraction`` (R,), and per arm ("reset", "rewind")
-    ``mean``/``lo``/``hi`` (R,) over trials; ``dense`` the dense networks' mean."""
+    ``mean``/``lo``/``hi`` (R,) over trials; ``dense`` the dense networks' mean, and
+    ``dense_lo``/``dense_hi`` their range over trials."""
     imp = [r for r in record["imp"] if r["round"] >= 1]
     if not imp:
         raise ValueError("the record has no IMP rounds: the ticket part runs for LeNet only")
+    d = record["imp"][0]["dense"]
     out = {"fraction": np.array([r["fraction_remaining"] for r in imp]),
-           "dense": float(np.mean(record["imp"][0]["dense"]))}
+           "dense": float(np.mean(d)), "dense_lo": float(min(d)), "dense_hi": float(max(d))}
     for arm in ("reset", "rewind"):
         v = np.array([r[arm] for r in imp])
         out[arm] = {"mean": v.mean(1), "lo": v.min(1), "hi": v.max(1)}
     return out
+
+
+def vs_dense(record: dict) -> dict[str, np.ndarray]:
+    """Each IMP arm's trial range against the dense network's, level by level: per arm
+    ("reset", "rewind") an (R,) array of "above" (the arm's lowest trial above the dense
+    network's highest), "below" (its highest below the dense lowest) or "overlap". Means are
+    not compared: with a few trials, overlapping ranges cannot be read as a difference. Where
+    the dense network stopped late (:func:`imp_late`), its accuracy is a lower bound, so an
+    "above" is censored: the chapter says so."""
+    c = imp_curves(record)
+    return {a: np.where(c[a]["lo"] > c["dense_hi"], "above",
+                        np.where(c[a]["hi"] < c["dense_lo"], "below", "overlap"))
+            for a in ("reset", "rewind")}
+
+
+def trial_accuracy(record: dict, part: str = "dense", k: int | None = 0) -> np.ndarray:
+    """(trials,) test accuracy of each trial's two trained copies (the mean of its path's
+    ends), for ``part`` (at ``k`` for the dense network): the dots of :func:`plot_tickets`."""
+    rs = rows(record, part, k if part == "dense" else None)
+    return np.array([1 - (r["errors"][0] + r["errors"][-1]) / 2 for r in rs])
 
 
 # ----------------------------------------------------------------------------- figures
@@ -216,27 +283,32 @@ def plot_tickets(record: dict, threshold: float = STABLE):
 
 def plot_imp(record: dict):
     """Test accuracy at early stop against the weights remaining, IMP resetting to θ0 and
-    rewinding to θ_k (mean, bars the range over trials), the dense network dashed. A point
-    with a trial whose early stop falls in the last tenth of training (:func:`imp_late`) is
-    drawn hollow, as in chapters 5-7; a record without early-stop iterations marks none."""
+    rewinding to θ_k (mean, bars the range over trials), and the dense network at 100% (its
+    mean dashed across, its range shaded). A point with a trial whose early stop falls in the
+    last tenth of training (:func:`imp_late`), the dense one included, is drawn hollow, as in
+    chapters 5-7; a record without early-stop iterations marks none."""
     c = imp_curves(record)
     late = imp_late(record)
     k = record["config"]["rewind_iteration"]
     fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
-    for arm, label in (("reset", "reset to θ0"), ("rewind", f"rewind to θk, k = {k:,}")):
-        s = c[arm]
-        ax.errorbar(c["fraction"], s["mean"], [s["mean"] - s["lo"], s["hi"] - s["mean"]],
+    d = {"fraction": np.array([1.0]), "mean": np.array([c["dense"]]),
+         "lo": np.array([c["dense_lo"]]), "hi": np.array([c["dense_hi"]])}
+    ax.axhspan(c["dense_lo"], c["dense_hi"], color="0.5", alpha=0.12, lw=0)
+    ax.axhline(c["dense"], color="k", ls="--", lw=1)
+    for arm, s, x, label in (
+            ("dense", d, d["fraction"], "dense network (band: its trials' range)"),
+            ("reset", c["reset"], c["fraction"], "reset to θ0"),
+            ("rewind", c["rewind"], c["fraction"], f"rewind to θk, k = {k:,}")):
+        ax.errorbar(x, s["mean"], [s["mean"] - s["lo"], s["hi"] - s["mean"]],
                     marker="o", ms=4, capsize=3, color=PART_COLORS[arm], label=label)
         if late is not None and late[arm].any():
-            ax.plot(c["fraction"][late[arm]], s["mean"][late[arm]], "o", ms=7, mfc="white",
+            ax.plot(x[late[arm]], s["mean"][late[arm]], "o", ms=7, mfc="white",
                     mec=PART_COLORS[arm], mew=1.5, ls="none", zorder=3)
     if late is not None and any(v.any() for v in late.values()):
         ax.plot([], [], "o", ms=7, mfc="white", mec="0.3", mew=1.5, ls="none",
                 label=late_label())
-    ax.axhline(c["dense"], color="k", ls="--", lw=1, label="dense network")
-    percent_axis(ax, "x")
+    percent_axis(ax, "x")            # log, reversed: dense on the left
     fraction_ticks(ax, c["fraction"])
-    ax.invert_xaxis()
     percent_axis(ax, "y", log=False)
     ax.set_xlabel("weights remaining")
     ax.set_ylabel("test accuracy at early stop")

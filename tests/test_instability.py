@@ -222,6 +222,16 @@ def test_readers_give_per_trial_numbers():
     assert ip.end_accuracy(rec, "reinit") == pytest.approx(0.8)
     c = ip.imp_curves(rec)
     assert list(c["fraction"]) == [0.5, 0.25] and c["dense"] == pytest.approx(0.91)
+    assert (c["dense_lo"], c["dense_hi"]) == (0.9, 0.92)
+    # ranges, not means: reset [0.91, 0.93] overlaps the dense [0.9, 0.92], and so does
+    # [0.8, 0.9] (touching); only a range wholly above (or below) the dense one counts
+    assert {a: list(v) for a, v in ip.vs_dense(rec).items()} == \
+        {"reset": ["overlap", "overlap"], "rewind": ["overlap", "overlap"]}
+    rec["imp"][1]["rewind"], rec["imp"][2]["reset"] = [0.93, 0.94], [0.8, 0.89]
+    assert {a: list(v) for a, v in ip.vs_dense(rec).items()} == \
+        {"reset": ["overlap", "below"], "rewind": ["above", "overlap"]}
+    assert list(ip.trial_accuracy(rec, "dense", 0)) == pytest.approx([0.9, 0.9])
+    assert list(ip.trial_accuracy(rec, "reinit")) == pytest.approx([0.8, 0.8])
     assert c["rewind"]["mean"][1] == pytest.approx(0.9) and c["reset"]["lo"][1] == 0.8
     with pytest.raises(ValueError, match="give k"):
         ip.instabilities(rec, "dense")
@@ -254,19 +264,49 @@ def test_imp_figure_marks_late_stops_when_the_record_keeps_them():
                 if line.get_markerfacecolor() == "white" and len(line.get_xdata())}
 
     rec = synthetic()                  # written before the stops were kept: nothing to mark
-    assert ip.imp_late(rec) is None
+    assert ip.imp_late(rec) is None and ip.late_trials(rec) is None
     fig = ip.plot_imp(rec)
     assert hollow(fig) == {}
     plt.close(fig)
-    rec["imp"][0]["dense_stop"] = [50, 50]
     for row, reset in zip(rec["imp"][1:], ([95, 40], [40, 50])):    # T = 100: late after 90
         row["reset_stop"], row["rewind_stop"] = reset, [40, 90]      # 90 itself is not late
+    assert ip.imp_late(rec) is None    # the dense round's stops missing: not half a verdict
+    rec["imp"][0]["dense_stop"] = [50, 50]
     late = ip.imp_late(rec)
     assert list(late["reset"]) == [True, False] and not late["rewind"].any()
+    assert list(late["dense"]) == [False]
+    assert ip.late_trials(rec) == {"reset": 1, "rewind": 0, "dense": 0}
     fig = ip.plot_imp(rec)
     assert hollow(fig) == {to_hex(ip.PART_COLORS["reset"]): [0.5]}
     assert late_label() in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     plt.close(fig)
+    # a dense trial stopped at the horizon: its point (100%) is hollow, and counted
+    rec["imp"][0]["dense_stop"] = [50, 100]
+    late = ip.imp_late(rec)
+    assert list(late["dense"]) == [True]
+    assert sum(int(v.sum()) for v in late.values()) == 2
+    assert ip.late_trials(rec) == {"reset": 1, "rewind": 0, "dense": 1}
+    fig = ip.plot_imp(rec)
+    assert hollow(fig) == {to_hex(ip.PART_COLORS["reset"]): [0.5],
+                           to_hex(ip.PART_COLORS["dense"]): [1.0]}
+    plt.close(fig)
+    # three trials, every stop kept (the shape of the recomputed LeNet record)
+    rec3 = synthetic(inst=((0.0,) * 3,) * 3)
+    rec3["imp"] = [{"round": 0, "fraction_remaining": 1.0, "dense": [0.9, 0.92, 0.91],
+                    "dense_stop": [95, 60, 70]},
+                   {"round": 1, "fraction_remaining": 0.5, "reset": [0.91, 0.93, 0.92],
+                    "rewind": [0.92, 0.94, 0.93], "reset_stop": [40, 50, 60],
+                    "rewind_stop": [91, 50, 60]}]
+    assert ip.late_trials(rec3) == {"reset": 0, "rewind": 1, "dense": 1}
+    note = ip.late_note(rec3)
+    assert note.startswith("2 of the 3 points") and "1 of its 3 trials" in note
+    rec3["imp"][0]["dense_stop"] = [10, 20, 30]
+    assert ip.late_note(rec3).endswith("the dense network is not among them")
+    rec3["imp"][1]["rewind_stop"] = [10, 20, 30]
+    assert ip.late_note(rec3).startswith("none of the 3 points")
+    assert "did not keep" in ip.late_note(synthetic())
+    assert ip.imp_curves(rec3)["dense_hi"] == 0.92
+    plt.close(ip.plot_imp(rec3))
 
 
 def test_slider_positions_pair_each_networks_spawn_points():
