@@ -9,7 +9,8 @@ have the smallest L1 norm, the criterion Li et al. (2017) use for convolution fi
 :func:`prune_neurons` does it for a ``nn.Sequential`` of Linear/ReLU layers (LeNet-300-100),
 :func:`widths_for_fraction` picks hidden widths with a given number of weights, and
 :func:`compare` prunes a trained LeNet both ways at the same weight counts and fine-tunes each:
-the chapter's accuracy-versus-latency study, cached as a JSON record (:func:`run_study`).
+the chapter's accuracy-versus-latency study, cached as a JSON record (:func:`run_study`);
+:func:`late_stops` reads which of its trainings stopped in the last tenth of their horizon.
 """
 from __future__ import annotations
 
@@ -112,8 +113,10 @@ def compare(model: nn.Sequential, data: Splits, fractions, cfg: training.TrainCo
     """Prune the trained ``model`` to each fraction of its weights two ways and fine-tune each
     with ``cfg``: unstructured (layerwise magnitude, every layer that fraction) and structured
     (:func:`prune_neurons` to :func:`widths_for_fraction`). Returns rows {"fraction",
-    "method", "weights", "widths", "test_acc"} and the fine-tuned unstructured networks with
-    their masks by fraction: {fraction: (model, masks)}."""
+    "method", "weights", "widths", "test_acc", "early_stop_iteration"} (the accuracy at the
+    early stop of fine-tuning, and the iteration of that stop, out of ``cfg.iterations``) and
+    the fine-tuned unstructured networks with their masks by fraction: {fraction: (model,
+    masks)}."""
     rows, nets = [], {}
     for f in fractions:
         m = copy.deepcopy(model)
@@ -121,14 +124,16 @@ def compare(model: nn.Sequential, data: Splits, fractions, cfg: training.TrainCo
         h = training.train(m, data, cfg, masks=mk, seed=seed, progress=False)
         rows.append({"fraction": f, "method": "unstructured", "widths": [300, 100],
                      "weights": int(sum(v.sum().item() for v in mk.values())),
-                     "test_acc": round(h.early_stop_test_acc[0], 5)})
+                     "test_acc": round(h.early_stop_test_acc[0], 5),
+                     "early_stop_iteration": h.early_stop_iteration[0]})
         nets[f] = (m, mk)
         widths = widths_for_fraction(f)
         s = prune_neurons(model, widths)
         h = training.train(s, data, cfg, seed=seed, progress=False)
         rows.append({"fraction": f, "method": "structured", "widths": widths,
                      "weights": count_weights(s),
-                     "test_acc": round(h.early_stop_test_acc[0], 5)})
+                     "test_acc": round(h.early_stop_test_acc[0], 5),
+                     "early_stop_iteration": h.early_stop_iteration[0]})
     return rows, nets
 
 
@@ -230,10 +235,38 @@ def lenet_study(config: dict) -> dict:
     size = sparse.save_compressed(net, mk, path, weight_bits=config["weight_bits"])
     back = models.build("lenet", seed=config["seed"] + 1)
     sparse.load_compressed(path, back)
-    return {"dense_test_acc": round(dense.early_stop_test_acc[0], 5), "rows": rows,
+    return {"dense_test_acc": round(dense.early_stop_test_acc[0], 5),
+            "dense_early_stop_iteration": dense.early_stop_iteration[0], "rows": rows,
             "compressed": {"file": path.name, "bytes": size, "fraction": f,
                            "test_acc_fp32": accuracy(net, d), "test_acc_reloaded":
                            accuracy(back, d)}}
+
+
+def late_stops(record: dict, last: float = 0.1) -> list[dict]:
+    """The trainings of chapter 12's ``record`` whose early stop falls in the last ``last`` of
+    their own horizon T: ``early_stop_iteration > (1 - last) * T``, the rule of
+    :func:`lth_utils.records.is_late`, with T = ``config["iterations"]`` for the dense network
+    and ``config["finetune_iterations"]`` for each fine-tuned row. Such a run was still
+    improving when it stopped: its accuracy is a lower bound.
+
+    Returns one dict per late training, ``{"fraction", "method", "iteration", "horizon"}``
+    (the dense network as fraction 1.0, method "dense"); an empty list when every early stop
+    is a measured minimum. A record computed before early stops were stored raises
+    ``ValueError``."""
+    if not 0 < last < 1:
+        raise ValueError(f"last (the share of training at its end) must be in (0, 1), got "
+                         f"{last!r}")
+    conf = record["config"]
+    runs = [{"fraction": 1.0, "method": "dense", "horizon": conf["iterations"],
+             "iteration": record.get("dense_early_stop_iteration")}]
+    runs += [{"fraction": r["fraction"], "method": r["method"],
+              "horizon": conf["finetune_iterations"],
+              "iteration": r.get("early_stop_iteration")} for r in record["rows"]]
+    if any(r["iteration"] is None for r in runs):
+        raise ValueError(f"record {conf.get('name', '?')} stores no early-stop iterations: "
+                         f"recompute it (python -m lth_utils study ch12-lenet) after moving "
+                         f"the old record away")
+    return [r for r in runs if r["iteration"] > (1 - last) * r["horizon"]]
 
 
 def accuracy(model: nn.Module, data: Splits) -> float:

@@ -39,3 +39,28 @@ def test_widths_for_fraction():
     assert structured.widths_for_fraction(1.0) == [300, 100]
     with pytest.raises(ValueError):
         structured.prune_neurons(models.build("lenet"), [10])
+
+
+def test_late_stops_reads_each_run_against_its_own_horizon():
+    # the dense network trains 1,000 iterations, each fine-tuning 200: late
+    # means after 900 for the first, after 180 for the others
+    rec = {"config": {"name": "ch12-lenet-test", "iterations": 1000,
+                      "finetune_iterations": 200},
+           "dense_early_stop_iteration": 300,          # late only against 200
+           "rows": [{"fraction": 0.2, "method": "unstructured",
+                     "early_stop_iteration": 180},     # at 0.9 T: not late
+                    {"fraction": 0.2, "method": "structured",
+                     "early_stop_iteration": 190},     # late only against 200
+                    {"fraction": 0.08, "method": "structured",
+                     "early_stop_iteration": 50}]}
+    late = structured.late_stops(rec)
+    assert [(r["fraction"], r["method"], r["horizon"]) for r in late] == [
+        (0.2, "structured", 200)]
+    rec["dense_early_stop_iteration"] = 950
+    assert [(r["fraction"], r["method"], r["iteration"])
+            for r in structured.late_stops(rec)] == [
+        (1.0, "dense", 950), (0.2, "structured", 190)]
+    assert structured.late_stops(rec, last=0.5)[-1]["method"] == "structured"
+    del rec["rows"][0]["early_stop_iteration"]         # an old record
+    with pytest.raises(ValueError, match="recompute"):
+        structured.late_stops(rec)
