@@ -22,9 +22,9 @@ initialisation of the kept weights (variant ``reinit``), :func:`invert_scores`. 
 and an IMP ticket at every sparsity, one population per trial, and caches the record;
 :func:`check_costs`, :func:`cost_table`, :func:`check_summary` and :func:`late_stops` read what
 each check costs, sparsity by sparsity, and which networks were still improving at the end;
-:func:`late_points` (which points to draw hollow), :func:`horizon_verdict`, :func:`standings`
-(in words: :func:`standing_text`) and :func:`accuracy_table` read the masks as found against
-the IMP ticket and random pruning.
+:func:`late_points` (which points to draw hollow), :func:`horizon_verdict` (in words:
+:func:`horizon_text`, :func:`late_text`), :func:`standings` (in words: :func:`standing_text`)
+and :func:`accuracy_table` read the masks as found against the IMP ticket and random pruning.
 """
 from __future__ import annotations
 
@@ -570,7 +570,9 @@ def check_summary(record: dict) -> dict:
     (``nan`` if none); ``"imp_<check>_lo"`` and ``"imp_<check>_hi"``, the IMP ticket's mean
     cost over the calm sparsities; ``"pairs"``, the method-check comparisons at calm
     sparsities, and ``"lost"``, those where the original stays above the check beyond the
-    trials' range; ``"trials"``; ``"sparsest"`` and, per check there, ``"last_<check>"`` (each
+    trials' range; ``"calm_worst_trial"``, the largest cost of a single trial there (``nan``
+    if none), and ``"calm_worst_trial_at"``, where (e.g. "GraSP shuffled at 98% pruned");
+    ``"trials"``; ``"sparsest"`` and, per check there, ``"last_<check>"`` (each
     method's cost, a phrase), ``"last_<check>_imp"`` (the IMP ticket's cost) and
     ``"last_<check>_not_below"`` (how many methods lose as much as the IMP ticket, or less but
     within the trials' range of it: the largest cost of their trials reaches the IMP ticket's
@@ -590,6 +592,10 @@ def check_summary(record: dict) -> dict:
            "calm_worst": max((100 * r["mean"] for r in at_calm), default=nan),
            "pairs": len(at_calm), "lost": sum(r["apart"] and r["mean"] > 0 for r in at_calm),
            "trials": record["config"]["trials"], "sparsest": sparsities[-1]}
+    worst = max(at_calm, key=lambda r: r["hi"], default=None)
+    out["calm_worst_trial"] = nan if worst is None else 100 * worst["hi"]
+    out["calm_worst_trial_at"] = "none" if worst is None else \
+        f"{NAMES[worst['method']]} {worst['check']} at {100 * worst['sparsity']:g}% pruned"
     out["calm_label"] = _sparsity_label(out["calm"])
     out["other_label"] = _sparsity_label(out["other"])
     for v in CHECKS:
@@ -642,19 +648,83 @@ def late_points(record: dict, last: float = 0.1) -> dict[tuple[str, str], list[b
 
 
 def horizon_verdict(record: dict, probe_iterations: int, last: float = 0.1) -> dict:
-    """Whether the record's comparisons are between measured minima (chapter 5's rule).
+    """Whether the record's comparisons are between measured minima (chapter 5's rule),
+    sparsity by sparsity.
 
     ``probe_iterations``: how long the horizon probe trained to find the sparse networks'
-    minima. The record is *measured* when it trains at least that long and at most ``last``
-    of its pruned networks stop in the last ``last`` of training (:func:`late_stops`); else
-    its comparisons are censored. Returns ``{"measured", "long_enough", "late", "total",
-    "iterations", "probe_iterations"}``."""
+    minima. A sparsity is *measured* when the record trains at least that long and at most
+    ``last`` of its pruned networks there stop in the last ``last`` of training
+    (:func:`late_stops`); else its comparisons are censored. Returns ``{"measured"}`` (at
+    every sparsity), ``"long_enough"``, ``"late"`` and ``"total"`` (over all sparsities),
+    ``"iterations"``, ``"probe_iterations"``, ``"last"`` and ``"by_sparsity"``: sparsity ->
+    ``{"late", "total", "measured"}``, ascending."""
     late = late_stops(record, last)
     T = record["config"]["iterations"]
     long_enough = T >= probe_iterations
-    return {"measured": long_enough and late["late"] <= last * late["total"],
+    by_s = {s: {"late": k, "total": n, "measured": long_enough and k <= last * n}
+            for s, (k, n) in late["by_sparsity"].items()}
+    return {"measured": all(v["measured"] for v in by_s.values()),
             "long_enough": long_enough, "late": late["late"], "total": late["total"],
-            "iterations": T, "probe_iterations": probe_iterations}
+            "iterations": T, "probe_iterations": probe_iterations, "last": last,
+            "by_sparsity": by_s}
+
+
+def _share(late: int, total: int) -> str:
+    """'none of the 51', '8 of the 51'."""
+    return f"{late or 'none'} of the {total}"
+
+
+def _fraction_words(last: float) -> tuple[str, str]:
+    """("tenth", "one in ten") for last = 0.1; a percentage for an unnamed fraction."""
+    words = {0.1: ("tenth", "ten"), 0.2: ("fifth", "five"), 0.25: ("quarter", "four")}
+    part, n = words.get(last, (f"{last:.0%}", None))
+    return part, f"one in {n}" if n else f"{last:.0%}"
+
+
+def horizon_text(verdict: dict) -> str:
+    """:func:`horizon_verdict` in words: how long the study trains against the probe, then
+    one sentence per sparsity, measured or censored, e.g. "This study trains 40,000
+    iterations, as long as the probe. At 90% pruned none of the 51 pruned networks stop in the
+    last tenth: the comparisons there are between measured minima. At 98% pruned 8 of the 51
+    stop in the last tenth, more than one in ten: the comparisons there are censored, lower
+    bounds after 40,000 iterations, not each network at its best." """
+    T, P, last = verdict["iterations"], verdict["probe_iterations"], verdict["last"]
+    tenth, one_in = _fraction_words(last)
+    how = "as long as" if T == P else "longer than" if T > P else "short of"
+    out = [f"This study trains {T:,} iterations, {how} the probe"
+           + (f"'s {P:,}." if T < P else ".")]
+    for i, (s, v) in enumerate(verdict["by_sparsity"].items()):
+        k, n = v["late"], v["total"]
+        head = (f"At {100 * s:g}% pruned {_share(k, n)}"
+                + (" pruned networks" if i == 0 else "") + f" stop in the last {tenth}")
+        if v["measured"]:
+            out.append(head + ": the comparisons there are between measured minima" + (
+                f", except those with the {k} late one{'s' if k > 1 else ''} (hollow), "
+                "lower bounds." if k else "."))
+        else:
+            why = f", more than {one_in}" if k > last * n else \
+                ", but the study is shorter than the probe"
+            out.append(head + why + ": the comparisons there are censored, lower bounds "
+                       f"after {T:,} iterations, not each network at its best.")
+    return " ".join(out)
+
+
+def late_text(verdict: dict) -> str:
+    """:func:`horizon_verdict` in one sentence, for a list of limits or a summary, e.g. "Pruned
+    networks still improving at the end of training (lower bounds, hollow in the figures):
+    none of the 51 at 90% pruned and 8 of the 51 at 98% pruned; the comparisons are censored
+    at 98% pruned, between measured minima at 90% pruned." """
+    by_s = verdict["by_sparsity"]
+    shares = [f"{_share(v['late'], v['total'])} at {100 * s:g}% pruned"
+              for s, v in by_s.items()]
+    censored = _sparsity_label([s for s, v in by_s.items() if not v["measured"]])
+    measured = _sparsity_label([s for s, v in by_s.items() if v["measured"]])
+    where = [f"censored at {censored} pruned" if censored != "none" else "",
+             f"between measured minima at {measured} pruned" if measured != "none" else ""]
+    listed = shares[0] if len(shares) == 1 else ", ".join(shares[:-1]) + " and " + shares[-1]
+    return ("Pruned networks still improving at the end of training (lower bounds, hollow "
+            f"in the figures): {listed}; the comparisons are "
+            + ", ".join(w for w in where if w) + ".")
 
 
 def standings(record: dict) -> dict[float, dict[str, dict[str, list[str]]]]:

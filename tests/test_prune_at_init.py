@@ -363,6 +363,24 @@ def test_summary_separates_the_sparsities_where_the_imp_ticket_loses_most():
     # at 90% pruned: 8 method-check pairs; SNIP's shuffle costs 0.2 points, within range
     assert (s["pairs"], s["lost"]) == (8, 0)
     assert s["calm_worst"] == pytest.approx(0.2)
+    # the mean and the worst single trial agree here: both trials lose the same
+    assert s["calm_worst_trial"] == pytest.approx(0.2)
+    assert s["calm_worst_trial_at"] == "SNIP shuffled at 90% pruned"
+
+
+def test_the_worst_single_trial_can_exceed_the_worst_mean():
+    acc = {("dense", "original", 0.0): [0.98, 0.98]}
+    for m in (*pai.SCORED, "imp"):
+        acc[m, "original", 0.9] = [0.95, 0.95]
+        acc[m, "reinit", 0.9] = [0.95, 0.95] if m != "imp" else [0.90, 0.90]
+        acc[m, "shuffled", 0.9] = [0.95, 0.95] if m != "imp" else [0.90, 0.90]
+    acc["grasp", "shuffled", 0.9] = [0.96, 0.91]       # costs -1 and +4 points
+    acc["snip", "shuffled", 0.9] = [0.935, 0.935]      # costs 1.5 points, both trials
+    s = pai.check_summary(made_up_record(acc))
+    assert s["calm"] == [0.9]
+    assert s["calm_worst"] == pytest.approx(1.5)             # SNIP's mean
+    assert s["calm_worst_trial"] == pytest.approx(4.0)       # GraSP's trial 1
+    assert s["calm_worst_trial_at"] == "GraSP shuffled at 90% pruned"
 
 
 def test_late_stops_use_chapter_5s_rule():
@@ -398,6 +416,40 @@ def test_the_horizon_is_measured_only_long_enough_and_with_few_late_stops():
     assert not pai.horizon_verdict(many, 1000)["measured"]           # 2 of 10 late
     short = pai.horizon_verdict(few, 2000)                            # shorter than the probe
     assert not short["measured"] and not short["long_enough"]
+
+
+def test_the_horizon_verdict_is_given_sparsity_by_sparsity():
+    # 0 of 10 late at 90% pruned, 2 of 10 at 98%: pooled 2 of 20 would pass, 98% does not
+    acc = {("snip", "original", 0.9): [0.9] * 10, ("snip", "original", 0.98): [0.8] * 10}
+    rec = made_up_record(acc, {("snip", "original", 0.9): [100] * 10,
+                               ("snip", "original", 0.98): [100] * 8 + [950] * 2})
+    v = pai.horizon_verdict(rec, 1000)
+    assert (v["late"], v["total"]) == (2, 20) and not v["measured"]
+    assert v["by_sparsity"] == {0.9: {"late": 0, "total": 10, "measured": True},
+                                0.98: {"late": 2, "total": 10, "measured": False}}
+    assert pai.horizon_text(v) == (
+        "This study trains 1,000 iterations, as long as the probe. At 90% pruned none of the "
+        "10 pruned networks stop in the last tenth: the comparisons there are between "
+        "measured minima. At 98% pruned 2 of the 10 stop in the last tenth, more than one in "
+        "ten: the comparisons there are censored, lower bounds after 1,000 iterations, not "
+        "each network at its best.")
+    assert pai.late_text(v) == (
+        "Pruned networks still improving at the end of training (lower bounds, hollow in the "
+        "figures): none of the 10 at 90% pruned and 2 of the 10 at 98% pruned; the "
+        "comparisons are censored at 98% pruned, between measured minima at 90% pruned.")
+    # shorter than the probe: every sparsity is censored, even without a late stop
+    short = pai.horizon_verdict(rec, 2000)
+    assert not any(b["measured"] for b in short["by_sparsity"].values())
+    text = pai.horizon_text(short)
+    assert text.startswith("This study trains 1,000 iterations, short of the probe's 2,000.")
+    assert "At 90% pruned none of the 10 pruned networks stop in the last tenth, but the " \
+        "study is shorter than the probe: the comparisons there are censored" in text
+    assert pai.late_text(short).endswith("the comparisons are censored at 90% and 98% pruned.")
+    # one late of ten: measured, with that one a lower bound
+    one = made_up_record(acc, {("snip", "original", 0.9): [100] * 9 + [950],
+                               ("snip", "original", 0.98): [100] * 10})
+    assert "between measured minima, except those with the 1 late one (hollow), lower " \
+        "bounds." in pai.horizon_text(pai.horizon_verdict(one, 1000))
 
 
 def test_standings_use_the_trials_range():
