@@ -100,7 +100,8 @@ class TransferConfig:
 # quick prunes half per round: 0.5^2 = 25%, 0.5^4 = 6.3%, 0.5^5 = 3.1%.
 SIZES = {"quick": dict(trials=1, rates=(0.5, 0.25), levels=(2, 4, 5), iterations=300,
                        eval_every=50, train_subset=5000, eval_size=2000),
-         "standard": dict(trials=2, iterations=5000, eval_every=100),
+         # 20,000 iterations: chapter 5's measured horizon for this LeNet, optimiser and batch
+         "standard": dict(trials=3, iterations=20_000, eval_every=100),
          "paper": dict(trials=5, iterations=50_000, eval_every=100)}
 
 
