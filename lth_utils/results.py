@@ -248,7 +248,7 @@ def check_output(path: str | Path, kind: str | None = None) -> Path:
     if path.is_dir():
         raise ValueError(f"--out {path} is a folder: choose a record file inside it, e.g. "
                          f"{path / 'study.json'}")
-    if not path.parent.is_dir():
+    if not path.parent.exists():     # (a file in its place: the write probe says so)
         raise FileNotFoundError(f"cannot write the record to {path}: the folder {path.parent} "
                                 f"does not exist; create it (mkdir -p {path.parent}) or pick "
                                 f"another --out")
