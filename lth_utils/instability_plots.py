@@ -13,6 +13,7 @@ import numpy as np
 from .instability import STABLE, TICKET_PARTS, provenance
 from .lottery_plots import late_label
 from .plots import MAX_WIDTH, fraction_ticks, percent_axis, provenance_lines
+from .records import late_after
 
 NAMES = {"lenet": "LeNet-300-100 on MNIST", "conv2": "Conv-2 (¼ width) on CIFAR-10"}
 PART_LABELS = {"dense": "dense network, k = 0", "ticket": "IMP ticket, reset to θ0",
@@ -97,7 +98,7 @@ def imp_late(record: dict, last: float = 0.1) -> dict[str, np.ndarray] | None:
     if not imp or not dense or "dense_stop" not in dense[0] or \
             any(f"{a}_stop" not in r for r in imp for a in ("reset", "rewind")):
         return None
-    t = (1 - last) * record["config"]["iterations"]
+    t = late_after(record["config"]["iterations"], last)
     out = {a: np.array([max(r[f"{a}_stop"]) > t for r in imp]) for a in ("reset", "rewind")}
     out["dense"] = np.array([max(dense[0]["dense_stop"]) > t])
     return out
@@ -109,7 +110,7 @@ def late_trials(record: dict, last: float = 0.1) -> dict[str, int] | None:
     record without early-stop iterations."""
     if imp_late(record, last) is None:
         return None
-    t = (1 - last) * record["config"]["iterations"]
+    t = late_after(record["config"]["iterations"], last)
     out = {"reset": 0, "rewind": 0, "dense": 0}
     for r in record["imp"]:
         for a in (("dense",) if r["round"] == 0 else ("reset", "rewind")):

@@ -39,7 +39,7 @@ from torch import nn
 
 from . import engine, models, pruning, results
 from .masks import Masks, check_fits, ones
-from .records import is_late
+from .records import is_late, late_after
 from .population import stack_masks
 from .training import TrainConfig, train_population
 
@@ -632,7 +632,7 @@ def late_stops(record: dict, last: float = 0.1) -> dict:
             "total": sum(len(v) for v in by_s.values()),
             "by_sparsity": {s: (sum(v), len(v)) for s, v in sorted(by_s.items())},
             "dense": dense, "dense_late": sum(is_late(record, i, last) for i in dense),
-            "horizon": T, "threshold": (1 - last) * T}
+            "horizon": T, "threshold": late_after(T, last)}
 
 
 def late_points(record: dict, last: float = 0.1) -> dict[tuple[str, str], list[bool]]:

@@ -136,12 +136,19 @@ def provenance(record: dict) -> str:
 
 # --- early stops at the end of training: not a measured minimum ------------------------------
 
-def _late_threshold(record: dict, last: float) -> float:
-    """The iteration after which an early stop counts as late: (1 - ``last``) x horizon."""
+def late_after(horizon: float, last: float = 0.1) -> float:
+    """The iteration after which an early stop of a run trained ``horizon`` iterations counts
+    as late (chapter 5's rule): ``(1 - last) * horizon``. For a run whose horizon is not its
+    record's ``config["iterations"]`` (a fine-tuning, edge-popup's own length)."""
     if not 0 < last < 1:
         raise ValueError(f"last must be a fraction of training in (0, 1), got {last!r}: "
                          f"e.g. 0.1 for the last tenth")
-    return (1 - last) * record["config"]["iterations"]
+    return (1 - last) * horizon
+
+
+def _late_threshold(record: dict, last: float) -> float:
+    """The iteration after which an early stop of ``record``'s training counts as late."""
+    return late_after(record["config"]["iterations"], last)
 
 
 def is_late(record: dict, iteration: float, last: float = 0.1) -> bool:

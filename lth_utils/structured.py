@@ -253,9 +253,7 @@ def late_stops(record: dict, last: float = 0.1) -> list[dict]:
     (the dense network as fraction 1.0, method "dense"); an empty list when every early stop
     is a measured minimum. A record computed before early stops were stored raises
     ``ValueError``."""
-    if not 0 < last < 1:
-        raise ValueError(f"last (the share of training at its end) must be in (0, 1), got "
-                         f"{last!r}")
+    from .records import late_after
     conf = record["config"]
     runs = [{"fraction": 1.0, "method": "dense", "horizon": conf["iterations"],
              "iteration": record.get("dense_early_stop_iteration")}]
@@ -266,7 +264,7 @@ def late_stops(record: dict, last: float = 0.1) -> list[dict]:
         raise ValueError(f"record {conf.get('name', '?')} stores no early-stop iterations: "
                          f"recompute it (python -m lth_utils study ch12-lenet) after moving "
                          f"the old record away")
-    return [r for r in runs if r["iteration"] > (1 - last) * r["horizon"]]
+    return [r for r in runs if r["iteration"] > late_after(r["horizon"], last)]
 
 
 def accuracy(model: nn.Module, data: Splits) -> float:

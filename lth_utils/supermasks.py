@@ -459,33 +459,34 @@ def late_stops(record: dict, last: float = 0.1) -> dict | None:
     ``"by_arm"`` (arm -> (late, total), arms of :func:`early_stops`), ``"late"``, ``"total"``,
     ``"flags"`` (criterion -> (trials, kept fractions) booleans, for hollow points),
     ``"horizon"`` and ``"threshold"``. ``None`` if the record stores no early stops."""
-    from .records import is_late
+    from .records import late_after
     stops = early_stops(record)
     if stops is None:
         return None
+    T = record["config"]["iterations"]
+    threshold = late_after(T, last)
     by, flags = {}, {}
     for arm, its in stops.items():
-        a = np.asarray(its)
-        late = np.vectorize(lambda i: is_late(record, i, last), otypes=[bool])(a)
+        late = np.asarray(its) > threshold
         by[arm] = (int(late.sum()), int(late.size))
-        if a.ndim == 2:
+        if late.ndim == 2:
             flags[arm] = late
     return {"by_arm": by, "late": sum(n for n, _ in by.values()),
             "total": sum(n for _, n in by.values()), "flags": flags,
-            "horizon": record["config"]["iterations"],
-            "threshold": (1 - last) * record["config"]["iterations"]}
+            "horizon": T, "threshold": threshold}
 
 
 def popup_gain(record: dict, last: float = 0.1) -> list[float]:
     """Per kept fraction of edge-popup, the mean over trials of the test accuracy gained in the
     last ``last`` of its training (last evaluation minus the one at ``(1 - last) T``): how much
     the mask was still improving when it stopped (edge-popup has no early stop)."""
+    from .records import late_after
     out = []
     for j in range(len(record["config"]["popup_keeps"])):
         gains = []
         for t in record["trials"]:
             its, acc = np.asarray(t["popup"]["iteration"]), t["popup"]["test_acc"][j]
-            i = int(np.searchsorted(its, (1 - last) * its[-1], side="right")) - 1
+            i = int(np.searchsorted(its, late_after(its[-1], last), side="right")) - 1
             gains.append(acc[-1] - acc[i])
         out.append(float(np.mean(gains)))
     return out

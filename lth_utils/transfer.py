@@ -31,7 +31,7 @@ from . import engine, models, results
 from .lottery import check_batches, derive_seed
 from .masks import Masks, fraction_remaining, ones
 from .pruning import check_fraction, l1_unstructured, random_like
-from .records import is_late
+from .records import is_late, late_after
 from .population import stack_masks
 from .training import TrainConfig, train_population
 
@@ -432,4 +432,4 @@ def late_stops(record: dict, last: float = 0.1) -> dict:
     return {"late": sum(a for a, _ in by.values()), "total": sum(n for _, n in by.values()),
             "by_start": by, "stops": {s: (int(v.min()), float(v.mean()), int(v.max()))
                                       for s, v in its.items()},
-            "horizon": T, "threshold": (1 - last) * T}
+            "horizon": T, "threshold": late_after(T, last)}
