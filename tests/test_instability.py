@@ -86,7 +86,7 @@ def tiny(**kw):
 def test_study_configs_change_sizes_only():
     q, s = ins.study_config("lenet", "quick"), ins.study_config("lenet", "standard")
     assert q.iterations < s.iterations and q.network == s.network == "lenet"
-    assert s.ks == (0, 100, 500, 2000) and s.points == 11 and s.trials == 2
+    assert s.ks == (0, 100, 500, 2000) and s.points == 11 and s.trials == 3
     c = ins.study_config("conv2", "standard")
     assert c.width == 0.25 and c.imp_rounds == 0 and c.eval_size == 5000
     paper = ins.study_config("conv2", "paper")
