@@ -203,6 +203,16 @@ SIZES = {
                       controls=("reinit", "random_mask"), oneshot_rounds=(2, 5, 10, 15)),
     },
 }
+# Conv-4 and Conv-6 beside chapter 7's Conv-2, at the same stand-in scale (a quarter of their
+# channels, 20,000 iterations, 3 trials): the dense network, tickets at three sparsities and
+# both controls at the sparsest, so that the paper's Figure 5 has its three networks. Each
+# round is four of the paper's (rates 1 - (1 - paper rate)^4): 42%, 18%, 8% of the weights
+# left (Conv-2's rounds 2, 4 and 6 leave 41%, 17%, 7%). Applied over SIZES["conv"].
+_STAND_IN = dict(trials=3, rounds=3, iterations=20_000, control_rounds=(3,))
+NETWORK_SIZES = {
+    ("conv4", "standard"): dict(_STAND_IN, rates=(0.34, 0.59, 0.34)),
+    ("conv6", "standard"): dict(_STAND_IN, rates=(0.48, 0.59, 0.34)),
+}
 
 
 def study_config(name: str = "lenet-mnist", profile: str | None = None, **overrides) -> StudyConfig:
@@ -215,7 +225,8 @@ def study_config(name: str = "lenet-mnist", profile: str | None = None, **overri
         raise ValueError(f"unknown profile {profile!r}{where}: choose one of "
                          f"{', '.join(PROFILES)}")
     base = STUDIES[name]
-    sizes = SIZES["lenet" if base["model"] == "lenet" else "conv"][profile]
+    sizes = {**SIZES["lenet" if base["model"] == "lenet" else "conv"][profile],
+             **NETWORK_SIZES.get((base["model"], profile), {})}
     return StudyConfig(name=name, profile=profile, **{**base, **sizes, **overrides})
 
 

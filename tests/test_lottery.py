@@ -134,6 +134,19 @@ def test_profiles_change_sizes_only():
         lottery.study_config(name, "quick")
 
 
+@pytest.mark.parametrize("name", ["conv4-cifar10", "conv6-cifar10"])
+def test_conv4_and_conv6_stand_ins_reach_conv2s_levels(name):
+    """Their standard sizes: three rounds of four paper rounds each, both controls at the
+    last, Conv-2's width, batch and optimiser; the paper's per-layer rates compounded."""
+    cfg, conv2 = lottery.study_config(name, "standard"), lottery.study_config("conv2-cifar10")
+    assert (cfg.rounds, cfg.trials, cfg.width, cfg.iterations) == (3, 3, 0.25, 20_000)
+    assert [lottery.controls_at(cfg, r) for r in (1, 2, 3)] == [(), (), cfg.controls]
+    assert cfg.batch_size == conv2.batch_size and cfg.optimizer == conv2.optimizer
+    paper = lottery.STUDIES[name]["rates"]
+    assert cfg.rates == pytest.approx([1 - (1 - r) ** 4 for r in paper], abs=0.005)
+    assert lottery.study_config(name, "quick").rounds == conv2.rounds
+
+
 def test_split_by_trials_then_merge_equals_one_run(reference, tmp_path):
     parts = [lottery.run_study(tiny(), tmp_path / f"part{t}.json", progress=False, trials=[t])
              for t in (1, 0)]
