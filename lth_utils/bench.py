@@ -1,9 +1,12 @@
 """``python -m lth_utils bench``: how fast the training loops run on this machine.
 
-Measured in one run: the machine's single-precision matmul rate (a large sgemm) and its memory
-bandwidth (bytes read + written per second by a large copy). From them, a *roofline* for one
-network-iteration: its matmul FLOPs at the sgemm rate plus the memory traffic no training step
-can avoid, at the measured bandwidth: the optimiser (Adam reads weight, gradient and its two
+Measured in one run: the machine's single-precision matmul rate (a large sgemm), its
+convolution rate (a large 3 x 3 convolution, the conv layers' kernel; on some CPUs it runs at
+twice the sgemm's rate) and its memory bandwidth (bytes read + written per second by a large
+copy). Each rate is the better of two timings, the first of which also warms the core up (after
+an idle spell, a first reading was half the second). From them, a *roofline* for one
+network-iteration: its linear layers' FLOPs at the sgemm rate, its conv layers' FLOPs at the
+convolution rate, plus the memory traffic no training step can avoid, at the measured bandwidth: the optimiser (Adam reads weight, gradient and its two
 moments and writes weight and moments: 7 x 4 bytes per parameter) and the mask (read mask and
 weight, write weight: 3 x 4 bytes per masked weight). Then, for LeNet-300-100 at batch 60 with
 Adam and half of the weights pruned, the ms per network-iteration and the % of the roofline
@@ -56,10 +59,28 @@ def seconds(fn, *args, min_run_time: float = 1.0) -> float:
     return timer.blocked_autorange(min_run_time=min_run_time).median
 
 
+def _best_seconds(fn, *args, min_run_time: float = 1.0) -> float:
+    """The faster of two :func:`seconds` of ``fn(*args)``: the first also warms the core up."""
+    return min(seconds(fn, *args, min_run_time=min_run_time) for _ in range(2))
+
+
 def sgemm_gflops(n: int = 2048, device: str = "cpu", min_run_time: float = 1.0) -> float:
     """Single-precision matmul rate of ``device`` (GFLOP/s) on n x n matrices."""
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    return 2 * n ** 3 / seconds(torch.mm, a, b, min_run_time=min_run_time) / 1e9
+    return 2 * n ** 3 / _best_seconds(torch.mm, a, b, min_run_time=min_run_time) / 1e9
+
+
+def conv_gflops(channels: int = 64, batch: int = 60, size: int = 32, device: str = "cpu",
+                min_run_time: float = 1.0) -> float:
+    """Single-precision rate (GFLOP/s) of a 3 x 3 convolution, ``channels`` in and out, on
+    ``batch`` images of ``size`` x ``size`` (Conv-2's second layer), forward, in the layout the
+    engine chooses for conv nets on ``device``."""
+    x = torch.randn(batch, channels, size, size, device=device)
+    w = torch.randn(channels, channels, 3, 3, device=device)
+    if population.conv_layout(models.build("conv2"), device) == population.CHANNELS_LAST:
+        x, w = (t.contiguous(memory_format=torch.channels_last) for t in (x, w))
+    flops = 2 * w.numel() * batch * size * size
+    return flops / _best_seconds(F.conv2d, x, w, None, 1, 1, min_run_time=min_run_time) / 1e9
 
 
 def bandwidth_gbs(megabytes: int = 256, device: str = "cpu", min_run_time: float = 1.0) -> float:
@@ -67,39 +88,47 @@ def bandwidth_gbs(megabytes: int = 256, device: str = "cpu", min_run_time: float
     far larger than any cache."""
     n = megabytes * 2 ** 20 // 4
     a, b = torch.ones(n, device=device), torch.empty(n, device=device)
-    return 2 * 4 * n / seconds(b.copy_, a, min_run_time=min_run_time) / 1e9
+    return 2 * 4 * n / _best_seconds(b.copy_, a, min_run_time=min_run_time) / 1e9
 
 
 def roofline_ms(model: nn.Module, image: tuple[int, ...], batch: int, gflops: float,
-                gbs: float) -> float:
-    """The floor of one training iteration of ``model`` (ms): matmul FLOPs at ``gflops`` plus
+                gbs: float, conv_rate: float | None = None) -> float:
+    """The floor of one training iteration of ``model`` (ms): the linear layers' FLOPs at
+    ``gflops`` (the sgemm rate), the conv layers' at ``conv_rate`` (default: ``gflops``), plus
     the optimiser's (7 x 4 bytes per parameter) and the mask's (3 x 4 bytes per prunable weight)
     memory traffic at ``gbs``."""
     params = sum(p.numel() for p in model.parameters())
     masked = sum(p.numel() for n, p in model.named_parameters() if n.endswith("weight"))
     traffic = 28 * params + 12 * masked
-    return 1e3 * (flops_per_iteration(model, image, batch) / (gflops * 1e9) + traffic / (gbs * 1e9))
+    conv = flops_per_iteration(model, image, batch, nn.Conv2d)
+    linear = flops_per_iteration(model, image, batch) - conv
+    return 1e3 * (linear / (gflops * 1e9) + conv / ((conv_rate or gflops) * 1e9)
+                  + traffic / (gbs * 1e9))
 
 
-def flops_per_iteration(model: nn.Module, image: tuple[int, ...], batch: int) -> float:
+def flops_per_iteration(model: nn.Module, image: tuple[int, ...], batch: int,
+                        kind: type | None = None) -> float:
     """Multiply-adds x2 of one training iteration of ``model`` on ``batch`` images of shape
     ``image`` (C, H, W): forward, weight gradients, input gradients (all but the first layer's,
     whose input needs none). Matmuls and convolutions only: bias adds, activations, pooling, the
-    loss and the optimiser are not counted (``torch.utils.flop_counter`` counts the same)."""
+    loss and the optimiser are not counted (``torch.utils.flop_counter`` counts the same).
+    ``kind`` (``nn.Linear`` or ``nn.Conv2d``): that kind of layer's FLOPs only."""
     counts = []
 
     def hook(m, inp, out):
         if isinstance(m, nn.Linear):
-            counts.append(2 * m.in_features * m.out_features)
-        elif isinstance(m, nn.Conv2d):
-            counts.append(2 * m.weight[0].numel() * out.shape[1] * out.shape[2] * out.shape[3])
+            n = 2 * m.in_features * m.out_features
+        else:
+            n = 2 * m.weight[0].numel() * out.shape[1] * out.shape[2] * out.shape[3]
+        counts.append((n, kind is None or isinstance(m, kind)))
     handles = [m.register_forward_hook(hook) for m in model.modules()
                if isinstance(m, (nn.Linear, nn.Conv2d))]
     with torch.no_grad():
         model(torch.zeros(1, *image, device=next(model.parameters()).device))
     for h in handles:
         h.remove()
-    return batch * (2 * sum(counts) + sum(counts[1:]))
+    # forward and weight gradient for every layer, input gradient for all but the first
+    return batch * sum(n * (2 + (i > 0)) for i, (n, mine) in enumerate(counts) if mine)
 
 
 # ----------------------------------------------------------------------------- the loops timed
@@ -243,22 +272,24 @@ def run_bench(iterations: int = 200, conv_k: int = 4, ks: tuple[int, ...] = (1, 
     """Run the benchmark and print its tables; ``iterations`` per timed call of a LeNet loop
     (a tenth of it, at least 2, for Conv-2), ``conv_k``: Conv-2's largest population.
 
-    Returns ``{"machine", "threads", "sgemm_gflops", "bandwidth_gbs", "rows"}``, a row a dict
-    with ``model``, ``width``, ``loop``, ``k``, ``ms`` (per network-iteration), ``gflops`` and
-    ``roofline_pct`` (None for the conv-layout rows), ``rss_mb`` for the engine's rows, and
-    ``layout`` for the engine's conv rows (``"channels_last"`` or ``"contiguous"``)."""
+    Returns ``{"machine", "threads", "sgemm_gflops", "conv_gflops", "bandwidth_gbs", "rows"}``,
+    a row a dict with ``model``, ``width``, ``loop``, ``k``, ``ms`` (per network-iteration),
+    ``gflops`` and ``roofline_pct`` (None for the conv-layout rows), ``rss_mb`` for the engine's
+    rows, and ``layout`` for the engine's conv rows (``"channels_last"`` or ``"contiguous"``)."""
     from . import device, device_name
     dev = device()
     training.use_device_settings(torch.device(dev))   # the engine's, for every loop timed
     threads = torch.get_num_threads()
     limit = sgemm_gflops(device=dev, min_run_time=min_run_time)
+    conv_rate = conv_gflops(device=dev, min_run_time=min_run_time)
     gbs = bandwidth_gbs(device=dev, min_run_time=min_run_time)
     print(f"machine: {device_name(dev)}, torch {torch.__version__}")
     print(f"timings: torch.utils.benchmark blocked_autorange (median), {threads} threads")
-    print(f"measured: sgemm 2048x2048 {limit:.0f} GFLOP/s · memory (copy, read + write) "
+    print(f"measured: sgemm 2048x2048 {limit:.0f} GFLOP/s · 3x3 convolution (64 channels, "
+          f"batch 60) {conv_rate:.0f} GFLOP/s\n          memory (copy, read + write) "
           f"{gbs:.1f} GB/s\n")
     out = {"machine": device_name(dev), "threads": threads, "sgemm_gflops": limit,
-           "bandwidth_gbs": gbs, "rows": []}
+           "conv_gflops": conv_rate, "bandwidth_gbs": gbs, "rows": []}
 
     def per_iteration(fn, n: int) -> float:   # seconds per iteration of fn(n)
         return seconds(fn, n, min_run_time=min_run_time) / n
@@ -270,7 +301,7 @@ def run_bench(iterations: int = 200, conv_k: int = 4, ks: tuple[int, ...] = (1, 
         d = data_mod.load(ds, eval_size=batch)
         template = models.build(name, width=width)
         flops = flops_per_iteration(template, image, batch)
-        roof = roofline_ms(template, image, batch, limit, gbs)
+        roof = roofline_ms(template, image, batch, limit, gbs, conv_rate)
         its = iterations if name == "lenet" else max(2, iterations // 10)
         if name == "lenet":
             import torchvision

@@ -25,6 +25,12 @@ def test_flop_count_equals_pytorchs_flop_counter(name, width):
         logits = population.population_forward(nets[0], params, x, transposed=True)
         F.cross_entropy(logits.flatten(0, 1), y, reduction="sum").backward()
     assert counter.get_total_flops() == k * bench.flops_per_iteration(nets[0], image, batch)
+    # the conv layers' share (the roofline times it at the convolution rate): the counter's
+    # convolution ops, forward and backward
+    ops = counter.get_flop_counts()["Global"]
+    conv = sum(n for op, n in ops.items() if "convolution" in str(op))
+    assert conv == k * bench.flops_per_iteration(nets[0], image, batch, torch.nn.Conv2d)
+    assert (conv == 0) == (name == "lenet")
 
 
 def test_the_replaced_grouped_layout_computes_what_the_engine_does():
