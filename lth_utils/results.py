@@ -409,22 +409,28 @@ def check_part(path: Path, config: dict, trials: list[int], held) -> None:
 
 def check_parts(records: list[dict], held) -> tuple[list[int], list[list[int]]]:
     """Check that ``records`` are the complete parts of one study split by trials, holding
-    every trial exactly once (``held(record)``: the trial indices a part holds; ``None``: all).
-    Returns (every trial index, the indices each part holds)."""
+    every trial exactly once (``held(record)``: the trial indices a part holds; ``None``: all
+    of its config's trials). Returns (every trial index, the indices each part holds).
+
+    The parts' configs must be equal, except that a record of fewer trials may extend to more:
+    a complete record of trials 0..n-1 merges with parts of the same study at N > n trials that
+    hold trials n..N-1. This is sound because a trial's numbers depend on its index only (its
+    seeds derive from it, and a member of a population computes what it computes alone)."""
     if not records:
         raise ValueError("merge needs at least one record")
-    config = records[0]["config"]
+    config = max((r.get("config", {}) for r in records), key=lambda c: c.get("trials") or 0)
     for r in records:
-        if r.get("config") != config:
-            old = r.get("config", {})
-            changed = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
+        old = r.get("config", {})
+        changed = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
+        whole = held(r) in (None, list(range(old.get("trials") or 0)))
+        if changed and (changed != ["trials"] or not whole):
             raise ValueError(f"cannot merge parts of different studies: their configs differ in "
                              f"{', '.join(changed)}; rerun the odd part with the same config")
         if not r.get("complete"):
             raise ValueError(f"a part (trials {held(r)}) is not complete: resume it "
                              f"(rerun the same command) before merging")
     every = list(range(config["trials"]))
-    parts = [held(r) or every for r in records]
+    parts = [held(r) or list(range(r["config"]["trials"])) for r in records]
     flat = sorted(t for ts in parts for t in ts)
     if flat != every:
         dup = sorted({t for t in flat if flat.count(t) > 1})
@@ -438,6 +444,10 @@ def merged_header(records: list[dict], parts: list[list[int]], drop=()) -> dict:
     """The fields a merged record shares with its first part (less ``drop``), with the parts'
     wall times summed, their devices joined and each part's trials and code version kept."""
     merged = {k: v for k, v in records[0].items() if k not in drop}
+    n = sum(len(p) for p in parts)
+    if merged["config"].get("trials", n) != n:     # a record extended by more trials
+        merged["config"] = {**merged["config"], "trials": n}
+        merged["config_key"] = config_key(merged["config"])
     merged.update(wall_time_s=round(sum(r["wall_time_s"] for r in records), 1),
                   device=" + ".join(dict.fromkeys(r.get("device", "?") for r in records)),
                   merged_from=[{"trials": p, "code_version": r.get("code_version"),

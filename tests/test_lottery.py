@@ -173,6 +173,25 @@ def test_split_by_trials_then_merge_equals_one_run(reference, tmp_path):
         lottery.merge([parts[0], other])
 
 
+def test_a_record_extends_by_more_trials(reference, tmp_path):
+    """A complete record of 1 trial and a part holding trial 1 of the same study at 2 trials
+    merge into the 2-trial record (in either order): a trial's numbers depend on its index only.
+    A part may not differ in its trial count (only a complete record extends)."""
+    one = lottery.run_study(tiny(trials=1), tmp_path / "one.json", progress=False)
+    part = lottery.run_study(tiny(), tmp_path / "p1.json", progress=False, trials=[1])
+    skip = ("wall_time_s", "merged_from", "device", "code_version")
+    for records in ([one, part], [part, one]):
+        merged = lottery.merge(records)
+        assert merged["config"] == reference["config"]
+        assert merged["config_key"] == results.config_key(reference["config"])
+        assert {k: v for k, v in merged.items() if k not in skip} == \
+            {k: v for k, v in reference.items() if k not in skip}
+    # trial 2 of a 3-trial study (relabelled, no need to run it) does not extend a part of 2
+    third = {**part, "config": {**part["config"], "trials": 3}, "trials": [2]}
+    with pytest.raises(ValueError, match="configs differ in trials"):
+        lottery.merge([one, part, third])
+
+
 def test_bad_trials_and_missing_folder_say_what_to_do(tmp_path):
     with pytest.raises(ValueError, match="0-1 \\(this study has 2 trials\\)"):
         results.parse_trials("1-3", 2)
