@@ -39,7 +39,7 @@ from torch import nn
 
 from . import engine, models, pruning, results
 from .masks import Masks, check_fits, ones
-from .records import is_late, late_after
+from .records import compare_ranges, is_late, late_after
 from .population import stack_masks
 from .training import TrainConfig, train_population
 
@@ -529,8 +529,7 @@ def check_costs(record: dict) -> list[dict]:
                 if not var:
                     continue
                 cost = np.array([orig[t] - var[t] for t in sorted(var)])
-                o, c = list(orig.values()), list(var.values())
-                apart = len(c) > 1 and (min(o) > max(c) or max(o) < min(c))
+                apart = compare_ranges(list(orig.values()), list(var.values())) != "within"
                 rows.append({"method": m, "check": v, "sparsity": s, "mean": float(cost.mean()),
                              "lo": float(cost.min()), "hi": float(cost.max()),
                              "apart": bool(apart), "trials": len(cost)})
@@ -742,10 +741,7 @@ def standings(record: dict) -> dict[float, dict[str, dict[str, list[str]]]]:
             side = {"below": [], "within": [], "above": []}
             for m in (m for m in SCORED if m in record["config"]["methods"]):
                 a = list(_by_trial(record, m, "original", s).values())
-                apart = len(a) > 1 and len(o) > 1
-                where = "below" if apart and max(a) < min(o) else \
-                    "above" if apart and min(a) > max(o) else "within"
-                side[where].append(m)
+                side[compare_ranges(a, o)].append(m)
             out[s][other] = side
     return out
 

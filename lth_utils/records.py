@@ -218,6 +218,48 @@ def late_summary(record: dict, last: float = 0.1) -> dict:
             "horizon": record["config"]["iterations"], "threshold": _late_threshold(record, last)}
 
 
+# --- two arms over trials: beyond or within the range of the trials --------------------------
+
+def _trial_values(values, name: str) -> np.ndarray:
+    """``values`` as a 1-D float array, refused when empty or not a number (NaN)."""
+    a = np.asarray(values, dtype=float)
+    if a.ndim != 1 or a.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D sequence of values over trials, got "
+                         f"shape {a.shape}: pool several arms into one list first")
+    if np.isnan(a).any():
+        raise ValueError(f"{name} has a NaN value: {a.tolist()}")
+    return a
+
+
+def range_gap(a, b) -> float:
+    """How far the trials of ``a`` lie above those of ``b``: ``min(a) - max(b)``.
+
+    ``a``, ``b``: the values of two arms over trials (1-D, e.g. test accuracies, shape
+    (trials,)). Positive: every trial of ``a`` is above every trial of ``b``, by this much (the
+    empty stretch between the two ranges). Zero: the ranges touch. Negative: they overlap (or
+    ``a`` lies below ``b``). Swap the arguments for how far ``b`` lies above ``a``.
+    """
+    return float(_trial_values(a, "a").min() - _trial_values(b, "b").max())
+
+
+def compare_ranges(a, b) -> str:
+    """Where the trials of ``a`` lie against those of ``b``: "above", "below" or "within".
+
+    ``a``, ``b``: the values of two arms over trials (1-D, e.g. test accuracies, shape
+    (trials,)). "above" when every value of ``a`` is strictly above every value of ``b``
+    (``min(a) > max(b)``), "below" when every value is strictly below (``max(a) < min(b)``):
+    the book says "beyond the range of the trials". Otherwise "within": the two ranges overlap
+    or touch (``min(a) == max(b)`` is within). A single value is no range: with fewer than two
+    trials on either side the answer is "within" (a chapter says "one trial" in its own words).
+    Equal means are always "within". Where the mean gap is told from noise by another rule
+    (a spread, two standard errors), that rule is the caller's; this one reads ranges only.
+    """
+    a, b = _trial_values(a, "a"), _trial_values(b, "b")
+    if len(a) < 2 or len(b) < 2:
+        return "within"
+    return "above" if a.min() > b.max() else "below" if a.max() < b.min() else "within"
+
+
 # --- the paper's claims, costs and round-by-round tables --------------------------------------
 
 def _ticket_at(record: dict, target: float, key: str) -> tuple[float, float]:

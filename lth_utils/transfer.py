@@ -31,7 +31,7 @@ from . import engine, models, results
 from .lottery import check_batches, derive_seed
 from .masks import Masks, fraction_remaining, ones
 from .pruning import check_fraction, l1_unstructured, random_like
-from .records import is_late, late_after
+from .records import compare_ranges, is_late, late_after
 from .population import stack_masks
 from .training import TrainConfig, train_population
 
@@ -399,8 +399,9 @@ def control_margins(record: dict) -> list[dict]:
             t = acc["source_ticket"][i]
             ctrl = max(("reinit", "random_mask"), key=lambda s: acc[s][i].mean())
             c, margin = acc[ctrl][i], t.mean() - acc[ctrl][i].mean()
-            top = max(acc[s][i].max() for s in ("reinit", "random_mask"))
-            apart = len(t) > 1 and (t.min() > top if margin > 0 else t.max() < c.min())
+            # ahead: above both controls' trials; behind (or level): below the better one's
+            rival = np.concatenate([acc["reinit"][i], acc["random_mask"][i]]) if margin > 0 else c
+            apart = compare_ranges(t, rival) != "within"
             rows.append({"source": d["source"], "target": d["target"],
                          "fraction": lv["fraction_remaining"], "control": ctrl,
                          "margin": float(margin), "ahead": bool(margin > 0), "apart": bool(apart),

@@ -241,3 +241,47 @@ def test_rounds_grid_legend_has_every_arm_drawn():
     assert lottery_plots.LABELS["reinit"] in labels
     assert lottery_plots.LABELS["random_mask"] in labels
     plt.close("all")
+
+
+# --- two arms over trials: beyond or within the range of the trials ---------------------------
+
+@pytest.mark.parametrize("a, b, side", [
+    ([0.92, 0.93], [0.90, 0.91], "above"),     # every a above every b
+    ([0.90, 0.91], [0.92, 0.93], "below"),
+    ([0.90, 0.93], [0.91, 0.92], "within"),    # b's range inside a's
+    ([0.91, 0.93], [0.90, 0.92], "within"),    # a mean ahead, but the ranges overlap
+    ([0.92, 0.93], [0.91, 0.92], "within"),    # touching: min(a) == max(b) is not beyond
+    ([0.91, 0.92], [0.92, 0.93], "within"),    # touching from below
+    ([0.90, 0.94], [0.91, 0.93], "within"),    # equal means
+    ([0.92, 0.92], [0.92, 0.92], "within"),    # the same numbers
+    ([0.95], [0.90, 0.91], "within"),          # one trial on a side: no range to judge by
+    ([0.95, 0.96], [0.90], "within"),
+    ([0.95], [0.90], "within"),
+    ((0.5, 0.6, 0.7), np.array([0.1, 0.2]), "above"),   # any 1-D sequences, any trial counts
+])
+def test_compare_ranges_reads_the_trial_ranges(a, b, side):
+    assert records.compare_ranges(a, b) == side
+    flipped = {"above": "below", "below": "above", "within": "within"}[side]
+    assert records.compare_ranges(b, a) == flipped
+
+
+def test_range_gap_is_the_stretch_between_the_ranges():
+    assert records.range_gap([0.93, 0.95], [0.90, 0.91]) == pytest.approx(0.02)
+    assert records.range_gap([0.92, 0.93], [0.91, 0.92]) == 0.0          # touching
+    assert records.range_gap([0.91, 0.93], [0.90, 0.92]) == pytest.approx(-0.01)  # overlap
+    assert records.range_gap([0.90, 0.91], [0.93, 0.95]) == pytest.approx(-0.05)  # below
+    assert records.range_gap([0.4], [0.3]) == pytest.approx(0.1)         # a point is a range
+    # the same rule as compare_ranges: positive exactly when above (several trials)
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        a, b = rng.integers(0, 6, (2, 3)) / 10
+        assert (records.range_gap(a, b) > 0) == (records.compare_ranges(a, b) == "above")
+        assert (records.range_gap(b, a) > 0) == (records.compare_ranges(a, b) == "below")
+
+
+@pytest.mark.parametrize("bad", [[], [[0.9, 0.8], [0.7, 0.6]], [0.9, float("nan")]])
+def test_compare_ranges_refuses_what_is_not_values_over_trials(bad):
+    with pytest.raises(ValueError, match="^a "):
+        records.compare_ranges(bad, [0.5, 0.6])
+    with pytest.raises(ValueError, match="^b "):
+        records.range_gap([0.5, 0.6], bad)
