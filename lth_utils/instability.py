@@ -217,7 +217,7 @@ SIZES = {
                                 rewind_iteration=100, imp_eval_every=250),
     ("conv2", "quick"): dict(iterations=100, ks=(0, 20, 50), lr=2e-4, width=0.25,
                              train_subset=2000, eval_size=500),
-    ("conv2", "standard"): dict(iterations=1000, ks=(0, 100, 300), lr=2e-4, width=0.25,
+    ("conv2", "standard"): dict(trials=3, iterations=1000, ks=(0, 100, 300), lr=2e-4, width=0.25,
                                 train_subset=None, eval_size=5000),
     # paper: the book's full horizons (chapter 5's LeNet, chapter 7's Conv-2 at width 1), the
     # LMC paper's 30 points a path, more spawn points and trials; for a GPU

@@ -31,7 +31,7 @@ def probe_config(lr: float) -> instability.InstabilityConfig:
     """Conv-2 at a quarter of its channels, SGD with momentum 0.9 at ``lr``, T = 2,000 on
     the 45,000 training images, spawned at k = 0, 100, 500; paths on 2,000 test images."""
     return instability.InstabilityConfig(
-        network="conv2", profile="standard", trials=2, iterations=2000, ks=(0, 100, 500),
+        network="conv2", profile="standard", trials=3, iterations=2000, ks=(0, 100, 500),
         width=0.25, lr=lr, optimizer="sgd", momentum=0.9, train_subset=None, eval_size=2000)
 
 
