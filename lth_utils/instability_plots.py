@@ -55,12 +55,14 @@ def end_accuracy(record: dict, part: str = "dense", k: int | None = 0) -> float:
     return float(np.mean([1 - e for r in rs for e in (r["errors"][0], r["errors"][-1])]))
 
 
-def stable_from(record: dict, threshold: float = STABLE) -> int | None:
+def stable_from(record: dict, threshold: float | None = STABLE) -> int | None:
     """The first k from which every later dense spawn point is stable in every trial
-    (instability below ``threshold``), or None if the last one is not."""
+    (instability below ``threshold``), or None if the last one is not. ``threshold=None``:
+    below each spawn point's own :func:`noise_floor`, no barrier the test set can resolve."""
     first = None
     for k in reversed(ks(record)):
-        if instabilities(record, "dense", k).max() >= threshold:
+        limit = noise_floor(record, "dense", k) if threshold is None else threshold
+        if instabilities(record, "dense", k).max() >= limit:
             break
         first = k
     return first

@@ -379,8 +379,8 @@ def compare_methods(record: dict, n_test: int | None = None, last: float = 0.1
     trials: ``{"fraction", "unstructured", "structured"`` (their :func:`trial_stats`),
     ``"gap"`` (mean unstructured minus mean structured), ``"margin"`` (:func:`two_se` at the
     lower mean, on ``n_test`` images, default ``config["n_eval"]``), ``"apart"`` (the two
-    trial ranges do not overlap: :func:`lth_utils.records.compare_ranges`), ``"verdict"`` ("beyond" when apart and ``|gap| >
-    margin``, else "within"), ``"ahead"`` ("unstructured" or "structured", by the means),
+    trial ranges do not overlap: :func:`lth_utils.records.compare_ranges`), ``"verdict"``
+    ("beyond" when apart and ``|gap| > margin``, else "within"), ``"ahead"`` ("unstructured" or "structured", by the means),
     ``"late"`` (the methods with a late trial)``}``."""
     stats = trial_stats(record, last)
     n = n_test or record["config"]["n_eval"]

@@ -218,6 +218,11 @@ def test_readers_give_per_trial_numbers():
     assert ip.stable_from(rec) == 50      # k = 10 has a trial at 3%
     assert ip.stable_from(synthetic(inst=((0.0, 0.0), (0.0, 0.0), (0.03, 0.0)))) is None
     assert ip.stable_from(synthetic(inst=((0.0, 0.01),) * 3)) == 0
+    # threshold=None: each spawn point's noise floor (2 s.e. of a 10% error on 10,000 images,
+    # 0.6 points): k = 0 is under 2% but above the noise
+    small = synthetic(inst=((0.01, 0.015), (0.004, 0.0), (0.0, 0.005)))
+    assert ip.noise_floor(small, "dense", 0) == pytest.approx(0.006)
+    assert ip.stable_from(small) == 0 and ip.stable_from(small, threshold=None) == 10
     assert ip.end_accuracy(rec) == pytest.approx(0.9)
     assert ip.end_accuracy(rec, "reinit") == pytest.approx(0.8)
     c = ip.imp_curves(rec)
