@@ -13,7 +13,7 @@ import numpy as np
 from .instability import STABLE, TICKET_PARTS, provenance
 from .lottery_plots import late_label
 from .plots import MAX_WIDTH, fraction_ticks, percent_axis, provenance_lines
-from .records import late_after
+from .records import late_after, two_se
 
 NAMES = {"lenet": "LeNet-300-100 on MNIST", "conv2": "Conv-2 (¼ width) on CIFAR-10"}
 PART_LABELS = {"dense": "dense network, k = 0", "ticket": "IMP ticket, reset to θ0",
@@ -79,12 +79,11 @@ def test_images(record: dict) -> int:
 
 def noise_floor(record: dict, part: str = "dense", k: int | None = 0, z: float = 2.0) -> float:
     """``z`` standard errors of a test error measured on the record's test images:
-    ``z * sqrt(p (1 - p) / n)``, with ``p`` the mean error of ``part``'s trained copies (at
-    ``k`` for the dense network) and ``n`` :func:`test_images`. A rise along a path smaller
-    than this is within what evaluating on another ``n`` images could change: no barrier the
-    test set can resolve."""
-    p = 1 - end_accuracy(record, part, k)
-    return z * float(np.sqrt(p * (1 - p) / test_images(record)))
+    :func:`lth_utils.records.two_se`, ``z * sqrt(p (1 - p) / n)``, with ``p`` the mean error of
+    ``part``'s trained copies (at ``k`` for the dense network) and ``n`` :func:`test_images`. A
+    rise along a path smaller than this is within what evaluating on another ``n`` images could
+    change: no barrier the test set can resolve."""
+    return two_se(1 - end_accuracy(record, part, k), test_images(record), z)
 
 
 def imp_late(record: dict, last: float = 0.1) -> dict[str, np.ndarray] | None:

@@ -147,6 +147,41 @@ def plot_early_stop(record: dict, key: str = "early_stop_test_acc",
     return ax
 
 
+def plot_networks(records: dict[str, dict], arms=("ticket", "reinit", "random_mask"),
+                  last: float = 0.1):
+    """The paper's Figure 5 for several networks: one column per record (its key, e.g.
+    "Conv-4", the column's title), the early-stop iteration on top and the test accuracy at
+    early stop below, against the weights remaining, each panel drawn by
+    :func:`plot_early_stop` (late points hollow, the horizon marked). Each column keeps its own
+    y scale (the networks differ in accuracy and horizon). Returns the figure; one legend, every
+    entry drawn in any panel, sits at its bottom and its top leaves room for a ``fig.suptitle``.
+    """
+    if not records:
+        raise ValueError("plot_networks needs at least one record: pass {name: record}")
+    n = len(records)
+    fig, axes = plt.subplots(2, n, figsize=(MAX_WIDTH, 6.4), squeeze=False)
+    legend = {}
+    for j, (name, record) in enumerate(records.items()):
+        for i, key in enumerate(("early_stop_iteration", "early_stop_test_acc")):
+            ax = plot_early_stop(record, key, arms, ax=axes[i, j], last=last)
+            for h, label in zip(*ax.get_legend_handles_labels()):
+                legend.setdefault(label, h)
+            ax.get_legend().remove()
+            if j:
+                ax.set_ylabel("")
+            if i == 0:
+                ax.set_xlabel("")
+                ax.set_title(name, fontsize=10)
+    handles, labels = list(legend.values()), list(legend)
+    ncol = legend_columns(labels)
+    legend_height = 0.15 + 0.2 * np.ceil(len(labels) / ncol)          # inches
+    top = 1 - 0.35 / fig.get_figheight()                   # room for a suptitle
+    fig.tight_layout(rect=(0, legend_height / fig.get_figheight(), 1, top))
+    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=ncol,
+               fontsize=8, frameon=False)
+    return fig
+
+
 def plot_round_state(state: dict, ax=None):
     """Draw a :func:`lth_utils.records.round_state`: each arm's test accuracy over training at
     one pruning round (mean line, min–max band), with the dense network for reference. Returns

@@ -11,6 +11,7 @@ levels the record has, never fixed numbers. The figures built on it are in :mod:
 from __future__ import annotations
 
 import html
+import math
 
 import numpy as np
 
@@ -252,12 +253,33 @@ def compare_ranges(a, b) -> str:
     or touch (``min(a) == max(b)`` is within). A single value is no range: with fewer than two
     trials on either side the answer is "within" (a chapter says "one trial" in its own words).
     Equal means are always "within". Where the mean gap is told from noise by another rule
-    (a spread, two standard errors), that rule is the caller's; this one reads ranges only.
+    (a spread, two standard errors: :func:`two_se`), that rule is the caller's; this one reads
+    ranges only.
     """
     a, b = _trial_values(a, "a"), _trial_values(b, "b")
     if len(a) < 2 or len(b) < 2:
         return "within"
     return "above" if a.min() > b.max() else "below" if a.max() < b.min() else "within"
+
+
+# --- the test set's noise: two standard errors of a test accuracy ----------------------------
+
+def two_se(p: float, n: int, z: float = 2.0) -> float:
+    """``z`` standard errors of a test accuracy ``p`` measured on ``n`` test images,
+    ``z sqrt(p (1 - p) / n)`` (two by default): how far two test accuracies measured on ``n``
+    images can differ by the draw of the test set alone.
+
+    ``p`` and the result are fractions (0.98, not 98%): multiply by 100 for percentage points.
+    A test error ``1 - p`` gives the same value. A gap between two accuracies smaller than this
+    is one the test set cannot resolve.
+    """
+    if not 0 <= p <= 1:
+        raise ValueError(f"p is a test accuracy as a fraction in [0, 1] (0.98, not 98), "
+                         f"got {p}")
+    if n < 1:
+        raise ValueError(f"n is how many test images the accuracy was measured on, at least 1, "
+                         f"got {n}")
+    return z * math.sqrt(p * (1 - p) / n)
 
 
 # --- the paper's claims, costs and round-by-round tables --------------------------------------

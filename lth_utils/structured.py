@@ -27,7 +27,7 @@ from torch import nn
 from . import masks as masks_mod
 from . import engine, pruning, results, training
 from .data import Splits
-from .records import compare_ranges
+from .records import compare_ranges, two_se
 
 
 def linear_layers(model: nn.Sequential) -> list[str]:
@@ -366,22 +366,16 @@ def trial_stats(record: dict, last: float = 0.1) -> dict[tuple[float, str], dict
     return out
 
 
-def two_se(p: float, n: int) -> float:
-    """Two standard errors of a test accuracy ``p`` measured on ``n`` images,
-    ``2 sqrt(p (1 - p) / n)``: how far two such accuracies can differ by the draw of the test
-    images alone."""
-    return 2 * (p * (1 - p) / n) ** 0.5
-
-
 def compare_methods(record: dict, n_test: int | None = None, last: float = 0.1
                     ) -> list[dict]:
     """Unstructured against structured pruning at each fraction of ``record``, over its
     trials: ``{"fraction", "unstructured", "structured"`` (their :func:`trial_stats`),
-    ``"gap"`` (mean unstructured minus mean structured), ``"margin"`` (:func:`two_se` at the
-    lower mean, on ``n_test`` images, default ``config["n_eval"]``), ``"apart"`` (the two
-    trial ranges do not overlap: :func:`lth_utils.records.compare_ranges`), ``"verdict"``
-    ("beyond" when apart and ``|gap| > margin``, else "within"), ``"ahead"`` ("unstructured" or "structured", by the means),
-    ``"late"`` (the methods with a late trial)``}``."""
+    ``"gap"`` (mean unstructured minus mean structured), ``"margin"`` (two standard errors,
+    :func:`lth_utils.records.two_se`, at the lower mean, on ``n_test`` images, default
+    ``config["n_eval"]``), ``"apart"`` (the two trial ranges do not overlap:
+    :func:`lth_utils.records.compare_ranges`), ``"verdict"`` ("beyond" when apart and
+    ``|gap| > margin``, else "within"), ``"ahead"`` ("unstructured" or "structured", by the
+    means), ``"late"`` (the methods with a late trial)``}``."""
     stats = trial_stats(record, last)
     n = n_test or record["config"]["n_eval"]
     out = []

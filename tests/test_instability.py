@@ -248,9 +248,11 @@ def test_readers_give_per_trial_numbers():
 
 def test_noise_floor_is_two_standard_errors_of_the_copies_test_error():
     from lth_utils import instability_plots as ip
+    from lth_utils import records
     rec = synthetic()                  # dense copies end at 10% error; LeNet: 10,000 images
     assert ip.test_images(rec) == 10_000
     assert ip.noise_floor(rec, "dense", 0) == pytest.approx(2 * (0.1 * 0.9 / 10_000) ** 0.5)
+    assert ip.noise_floor(rec, "dense", 0) == pytest.approx(records.two_se(0.1, 10_000))
     rec["config"]["eval_size"] = 500   # the paths of a record evaluated on 500 images
     assert ip.test_images(rec) == 500
     assert ip.noise_floor(rec, "reinit", z=1) == pytest.approx((0.2 * 0.8 / 500) ** 0.5)

@@ -243,6 +243,25 @@ def test_rounds_grid_legend_has_every_arm_drawn():
     plt.close("all")
 
 
+def test_networks_figure_has_a_column_per_network_and_one_legend():
+    small = make_record({})
+    for r in small["rounds"][1:3]:                 # controls at the sparsest round only
+        r["arms"] = {"ticket": r["arms"]["ticket"]}
+    fig = lottery_plots.plot_networks({"Conv-2": LATE, "Conv-4": small})
+    top, bottom = fig.axes[:2], fig.axes[2:]
+    assert [ax.get_title() for ax in top] == ["Conv-2", "Conv-4"]
+    assert len(fig.axes) == 4 and not any(ax.get_legend() for ax in fig.axes)
+    assert [ax.get_ylabel() for ax in bottom] == ["test accuracy at early stop", ""]
+    # late points hollow in the network that has them, in both rows; none in the other
+    assert hollow(top[0]) and hollow(bottom[0]) and not hollow(top[1])
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert len(labels) == len(set(labels))
+    assert lottery_plots.LABELS["random_mask"] in labels and lottery_plots.late_label() in labels
+    with pytest.raises(ValueError, match="at least one record"):
+        lottery_plots.plot_networks({})
+    plt.close("all")
+
+
 # --- two arms over trials: beyond or within the range of the trials ---------------------------
 
 @pytest.mark.parametrize("a, b, side", [
@@ -285,3 +304,34 @@ def test_compare_ranges_refuses_what_is_not_values_over_trials(bad):
         records.compare_ranges(bad, [0.5, 0.6])
     with pytest.raises(ValueError, match="^b "):
         records.range_gap([0.5, 0.6], bad)
+
+
+# --- the test set's noise: two standard errors of a test accuracy -----------------------------
+
+def test_two_se_is_two_standard_errors_of_a_test_accuracy():
+    # by hand: 0.9 * 0.1 / 10,000 = 9e-6, its square root 0.003, twice that 0.006
+    assert records.two_se(0.9, 10_000) == pytest.approx(0.006)
+    assert records.two_se(0.5, 100) == pytest.approx(0.1)       # 2 * sqrt(0.25 / 100)
+    # a test error 1 - p gives the same
+    assert records.two_se(0.1, 10_000) == pytest.approx(records.two_se(0.9, 10_000))
+    assert records.two_se(0.0, 500) == records.two_se(1.0, 1) == 0.0
+    assert type(records.two_se(np.float64(0.9), np.int64(100))) is float
+
+
+def test_two_se_scales_with_z():
+    one = records.two_se(0.8, 500, z=1)
+    assert one == pytest.approx((0.8 * 0.2 / 500) ** 0.5)
+    assert records.two_se(0.8, 500) == pytest.approx(2 * one)   # z = 2 by default
+    assert records.two_se(0.8, 500, z=3) == pytest.approx(3 * one)
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.5, 98.0, float("nan")])
+def test_two_se_refuses_an_accuracy_outside_0_1(p):
+    with pytest.raises(ValueError, match=r"p is a test accuracy as a fraction in \[0, 1\]"):
+        records.two_se(p, 1000)
+
+
+@pytest.mark.parametrize("n", [0, -5])
+def test_two_se_refuses_fewer_than_one_test_image(n):
+    with pytest.raises(ValueError, match="how many test images.*at least 1"):
+        records.two_se(0.9, n)
