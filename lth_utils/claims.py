@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .records import arm_summary, fraction_label, late_early_stops
+from .records import arm_summary, compare_ranges, fraction_label, late_early_stops, late_flags
 
 MIN_MARGIN = 0.01   # the smallest accuracy difference (1 pp) read as one when trials can't tell
 ARM_NAMES = {"dense": "dense", "ticket": "ticket", "reinit": "random-reinitialisation",
@@ -139,3 +139,72 @@ def near_dense(record: dict, floor: float = MIN_MARGIN) -> dict:
             "best_label": fraction_label(acc["fraction"][1 + best]),
             "above_note": "never above it" if not above else
             f"above it at {above} of its {len(diff)} pruned rounds"}
+
+
+def paper_claims(record: dict, last: float = 0.1) -> dict:
+    """The paper's two claims for each of its conv networks, read against a record's trials.
+
+    *Speed*: the ticket's fastest round (lowest mean early-stop iteration) against the dense
+    network; *accuracy*: its most accurate round (highest mean test accuracy at early stop)
+    against the dense network, each by :func:`lth_utils.records.compare_ranges` (every trial of
+    one beyond every trial of the other; one trial a side is "within"). Both rounds are picked
+    after looking, among the record's pruned rounds. Returns ``{"speed", "accuracy"}`` (the
+    verdicts: "below"/"within"/"above" for the early stop, "above"/"within"/"below" for the
+    accuracy), ``"held"`` (claim -> reproduced in direction: speed "below", accuracy "above"),
+    ``"ratio"`` (dense mean early stop over the fastest round's), ``"fast_left"``,
+    ``"fast_late"`` (that round has a trial stopped in the last ``last`` of training), ``"gain"``
+    (best round minus dense, a fraction), ``"best_left"``, ``"best_late"``, ``"trials"``.
+    """
+    it = arm_summary(record, "ticket", "early_stop_iteration")
+    acc = arm_summary(record, "ticket")
+    late = late_flags(record, "ticket", last)
+    fast = 1 + int(np.argmin(it["mean"][1:]))
+    best = 1 + int(np.argmax(acc["mean"][1:]))
+
+    def trials(r: int, key: str) -> list[float]:
+        return [m[key] for m in record["rounds"][r]["arms"]["ticket"]]
+
+    speed = compare_ranges(trials(fast, "early_stop_iteration"), trials(0, "early_stop_iteration"))
+    accuracy = compare_ranges(trials(best, "early_stop_test_acc"), trials(0, "early_stop_test_acc"))
+    return {"speed": speed, "accuracy": accuracy,
+            "held": {"speed": speed == "below", "accuracy": accuracy == "above"},
+            "ratio": float(it["mean"][0] / it["mean"][fast]),
+            "fast_left": float(it["fraction"][fast]), "fast_late": bool(late[fast]),
+            "gain": float(acc["mean"][best] - acc["mean"][0]),
+            "best_left": float(acc["fraction"][best]), "best_late": bool(late[best]),
+            "trials": len(trials(0, "early_stop_test_acc"))}
+
+
+def network_rows(records: dict[str, dict], controls=("reinit", "random_mask"),
+                 last: float = 0.1) -> list[dict]:
+    """One row per network (``records``: name -> conv study record) for a table beside the
+    paper's Figure 5, as strings: ``"network"``, ``"dense"`` (mean test accuracy at early stop,
+    range over trials), ``"speed"`` (the fastest ticket: times sooner than dense, where, and
+    "beyond" when every trial of that round is beyond every dense trial, else "within":
+    :func:`paper_claims`), ``"accuracy"`` (the best ticket minus dense, where, beyond or
+    within), ``"controls"`` (the ticket minus each control at the sparsest round with every
+    control, with that round's late runs: a late run's accuracy is a lower bound). A late point
+    is marked "late".
+    """
+    rows = []
+    for name, record in records.items():
+        c = paper_claims(record, last)
+        dense = [m["early_stop_test_acc"] for m in record["rounds"][0]["arms"]["ticket"]]
+        vs = ticket_vs_controls(record, controls, last)
+        if vs is None:
+            versus = "no round with every control"
+        else:
+            k = sum(vs["late"][a][0] for a in controls)
+            n = sum(vs["late"][a][1] for a in controls)
+            versus = (", ".join(f"{100 * vs['gap'][a]:+.1f}" for a in controls)
+                      + f" pp at {vs['label']}" + (f" ({k} of {n} late)" if k else ""))
+        said = {k: "within" if c[k] == "within" else "beyond" for k in ("speed", "accuracy")}
+        rows.append({
+            "network": name,
+            "dense": f"{100 * np.mean(dense):.1f}% ({100 * min(dense):.1f}-{100 * max(dense):.1f})",
+            "speed": f"{c['ratio']:.1f}× at {fraction_label(c['fast_left'])} ({said['speed']}"
+                     + (", late)" if c["fast_late"] else ")"),
+            "accuracy": f"{100 * c['gain']:+.2f} pp at {fraction_label(c['best_left'])} "
+                        f"({said['accuracy']}" + (", late)" if c["best_late"] else ")"),
+            "controls": versus})
+    return rows

@@ -73,3 +73,48 @@ def test_near_dense_reads_the_ticket_against_the_dense_range():
     assert near["within"] is None and near["within_note"].startswith("at no pruned round")
     assert near["above_note"] == "never above it" and near["best_gain"] < 0
 
+
+
+def set_acc(record: dict, r: int, arm: str, accs) -> None:
+    for m, a in zip(record["rounds"][r]["arms"][arm], accs):
+        m["early_stop_test_acc"] = a
+
+
+def test_paper_claims_read_speed_and_accuracy_against_the_trials():
+    rec = make_record({(0, "ticket"): (500, 600), (1, "ticket"): (200, 300),
+                       (2, "ticket"): (450, 700), (3, "ticket"): (950, 400)})
+    set_acc(rec, 0, "ticket", (0.90, 0.91))
+    set_acc(rec, 1, "ticket", (0.905, 0.92))        # overlaps dense: within
+    set_acc(rec, 2, "ticket", (0.93, 0.94))         # the best, beyond dense
+    set_acc(rec, 3, "ticket", (0.85, 0.86))
+    c = claims.paper_claims(rec)
+    assert c["speed"] == "below" and c["ratio"] == pytest.approx(550 / 250)
+    assert c["fast_left"] == pytest.approx(0.8) and not c["fast_late"]
+    assert c["accuracy"] == "above" and c["gain"] == pytest.approx(0.93 - 0.905 + 0.005)
+    assert c["best_left"] == pytest.approx(0.64) and c["held"] == {"speed": True,
+                                                                     "accuracy": True}
+    set_acc(rec, 2, "ticket", (0.905, 0.94))        # touching the dense range: within
+    c = claims.paper_claims(rec)
+    assert c["accuracy"] == "within" and not c["held"]["accuracy"]
+    rec["rounds"][1]["arms"]["ticket"][1]["early_stop_iteration"] = 550   # overlaps dense
+    assert claims.paper_claims(rec)["speed"] == "within"
+
+
+def test_network_rows_one_per_network_with_verdicts_and_late_controls():
+    rec = make_record({(0, "ticket"): (500, 600), (1, "ticket"): (200, 300),
+                       (3, "reinit"): (950, 700)})
+    set_acc(rec, 0, "ticket", (0.90, 0.91))
+    set_acc(rec, 1, "ticket", (0.91, 0.92))
+    set_acc(rec, 2, "ticket", (0.90, 0.90))
+    set_acc(rec, 3, "ticket", (0.93, 0.93))
+    set_acc(rec, 3, "reinit", (0.88, 0.88))
+    set_acc(rec, 3, "random_mask", (0.90, 0.90))
+    no_controls = {**rec, "rounds": [{**e, "arms": {"ticket": e["arms"]["ticket"]}}
+                                     for e in rec["rounds"]]}
+    rows = claims.network_rows({"Conv-4": rec, "Conv-6": no_controls})
+    assert [r["network"] for r in rows] == ["Conv-4", "Conv-6"]
+    assert rows[0]["dense"] == "90.5% (90.0-91.0)"
+    assert rows[0]["speed"] == "2.2× at 80.0% (beyond)"
+    assert rows[0]["accuracy"] == "+2.50 pp at 51.2% (beyond)"
+    assert rows[0]["controls"] == "+5.0, +3.0 pp at 51.2% (1 of 4 late)"
+    assert rows[1]["controls"] == "no round with every control"
