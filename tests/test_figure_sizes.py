@@ -87,6 +87,10 @@ def chapter_5_6():
     }
     for fig in figs.values():            # the chapters put the provenance line under each
         plots.add_provenance(fig, LATE)
+    # chapter 7's Figure 5 of three networks, one provenance per record
+    figs["networks"] = lottery_plots.plot_networks({"Conv-2": LATE, "Conv-4": LATE,
+                                                    "Conv-6": LATE})
+    plots.add_provenance(figs["networks"], [LATE, LATE, LATE])
     return figs
 
 
@@ -116,4 +120,9 @@ def test_provenance_breaks_into_lines_that_fit():
     assert "\n" in text.get_text() and text.get_fontsize() >= plots.MIN_FONT
     assert text.get_text().replace("\n", " · ") == records.provenance(LATE)
     readable(fig)
+    plt.close(fig)
+    fig = plt.figure(figsize=(4, 3))
+    plots.add_provenance(fig, [LATE, LATE])            # several records: each in turn
+    (text,) = fig.texts
+    assert text.get_text().replace("\n", " · ") == " · ".join([records.provenance(LATE)] * 2)
     plt.close(fig)
