@@ -36,6 +36,19 @@ def _legend_below(ax, ncol: int | None = None) -> None:
               frameon=False)
 
 
+def _figure_legend(fig, legend: dict) -> None:
+    """One legend for a figure of small multiples (``legend``: label -> handle, every entry
+    drawn in any panel), at its bottom inside it; the panels are laid out above it, leaving room
+    at the top for a ``fig.suptitle``."""
+    handles, labels = list(legend.values()), list(legend)
+    ncol = legend_columns(labels)
+    legend_height = 0.15 + 0.2 * np.ceil(len(labels) / ncol)          # inches
+    top = 1 - 0.35 / fig.get_figheight()                   # room for a suptitle
+    fig.tight_layout(rect=(0, legend_height / fig.get_figheight(), 1, top))
+    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=ncol,
+               fontsize=8, frameon=False)
+
+
 def _last_part(last: float) -> str:
     """'tenth' for 0.1, '5%' for 0.05: how the legends name the end of training."""
     return "tenth" if abs(last - 0.1) < 1e-9 else f"{100 * last:g}%"
@@ -172,13 +185,7 @@ def plot_networks(records: dict[str, dict], arms=("ticket", "reinit", "random_ma
             if i == 0:
                 ax.set_xlabel("")
                 ax.set_title(name, fontsize=10)
-    handles, labels = list(legend.values()), list(legend)
-    ncol = legend_columns(labels)
-    legend_height = 0.15 + 0.2 * np.ceil(len(labels) / ncol)          # inches
-    top = 1 - 0.35 / fig.get_figheight()                   # room for a suptitle
-    fig.tight_layout(rect=(0, legend_height / fig.get_figheight(), 1, top))
-    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=ncol,
-               fontsize=8, frameon=False)
+    _figure_legend(fig, legend)
     return fig
 
 
@@ -236,13 +243,7 @@ def plot_rounds_grid(record: dict, rounds: list[int] | None = None, state_fn=Non
     for ax in axes[:len(rounds)]:
         for h, label in zip(*ax.get_legend_handles_labels()):
             legend.setdefault(label, h)
-    handles, labels = list(legend.values()), list(legend)
-    ncol = legend_columns(labels)
-    legend_height = 0.15 + 0.2 * np.ceil(len(labels) / ncol)          # inches
-    top = 1 - 0.35 / fig.get_figheight()                   # room for a suptitle
-    fig.tight_layout(rect=(0, legend_height / fig.get_figheight(), 1, top))
-    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=ncol,
-               fontsize=8, frameon=False)
+    _figure_legend(fig, legend)
     return fig
 
 
