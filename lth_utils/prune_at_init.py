@@ -539,10 +539,11 @@ def check_costs(record: dict) -> list[dict]:
 def cost_table(record: dict) -> list[dict]:
     """:func:`check_costs` as rows of strings for ``records.Table``: one row per sparsity and
     check, one column per method, each cell the mean cost in points and, with several trials,
-    the trials' range in brackets."""
+    the trials' range in brackets under it (a line of its own, as in :func:`accuracy_table`)."""
     def cell(r: dict) -> str:
         text = f"{100 * r['mean']:+.1f}"
-        return text + (f" [{100 * r['lo']:+.1f},{100 * r['hi']:+.1f}]" if r["trials"] > 1 else "")
+        return text + (f"\n[{100 * r['lo']:+.1f},{100 * r['hi']:+.1f}]" if r["trials"] > 1
+                       else "")
 
     rows: dict[tuple, dict] = {}
     for r in check_costs(record):
@@ -749,8 +750,9 @@ def standings(record: dict) -> dict[float, dict[str, dict[str, list[str]]]]:
 def accuracy_table(record: dict, last: float = 0.1) -> list[dict]:
     """Rows of strings for ``records.Table``: one per sparsity, one column per method (as
     found) and the IMP ticket, each cell the mean test accuracy at early stop in % and, with
-    several trials, the trials' range in brackets; ``*`` marks a point with a trial still
-    improving at the end of training (:func:`late_points`: a lower bound)."""
+    several trials, the trials' range in brackets under it (on a line of its own: seven columns
+    fit the page's column); ``*`` marks a point with a trial still improving at the end of
+    training (:func:`late_points`: a lower bound)."""
     summ, late = summary(record), late_points(record, last)
     rows = []
     for s in sorted(record["config"]["sparsities"]):
@@ -758,10 +760,10 @@ def accuracy_table(record: dict, last: float = 0.1) -> list[dict]:
         for m in (*record["config"]["methods"], "imp"):
             c = summ[m, "original"]
             k = c["sparsity"].index(s)
-            text = f"{100 * c['mean'][k]:.1f}"
+            text = f"{100 * c['mean'][k]:.1f}" + ("*" if late[m, "original"][k] else "")
             if record["config"]["trials"] > 1:
-                text += f" [{100 * c['min'][k]:.1f},{100 * c['max'][k]:.1f}]"
-            row["IMP" if m == "imp" else m] = text + ("*" if late[m, "original"][k] else "")
+                text += f"\n[{100 * c['min'][k]:.1f},{100 * c['max'][k]:.1f}]"
+            row["IMP" if m == "imp" else m] = text
         rows.append(row)
     return rows
 

@@ -225,6 +225,12 @@ def test_part_two_records_match_the_book_configs(study, config, profile):
         f"at that profile and commit the record")
 
 
+def test_table_cells_break_lines_in_html_and_escape_them():
+    table = records.Table([{"a": "97.5*\n[97.2,97.8]", "b": "<1"}], {"a": "acc"})
+    assert "<td>97.5*<br>[97.2,97.8]</td><td>&lt;1</td>" in table._repr_html_()
+    assert str(table).splitlines()[-1] == "| 97.5* [97.2,97.8] | <1 |"
+
+
 def test_summary_rows_can_mark_lower_bounds():
     rows = records.summary_rows(LATE, mark_late=True)
     assert rows[2]["ticket"] == "95.00% (late 1 of 2)" and rows[2]["random_mask"] == "95.00%"
