@@ -542,13 +542,13 @@ def cost_table(record: dict) -> list[dict]:
     the trials' range in brackets under it (a line of its own, as in :func:`accuracy_table`)."""
     def cell(r: dict) -> str:
         text = f"{100 * r['mean']:+.1f}"
-        return text + (f"\n[{100 * r['lo']:+.1f},{100 * r['hi']:+.1f}]" if r["trials"] > 1
+        return text + (f"\n[{100 * r['lo']:.1f},{100 * r['hi']:.1f}]" if r["trials"] > 1
                        else "")
 
     rows: dict[tuple, dict] = {}
     for r in check_costs(record):
         row = rows.setdefault((r["sparsity"], r["check"]),
-                              {"pruned, check": f"{100 * r['sparsity']:g}% {r['check']}"})
+                              {"pruned, check": f"{100 * r['sparsity']:g}%\n{r['check']}"})
         row["IMP" if r["method"] == "imp" else r["method"]] = cell(r)
     keys = ("pruned, check", *SCORED, "random", "IMP")
     return [{k: row.get(k, "") for k in keys} for row in rows.values()]
@@ -750,8 +750,8 @@ def standings(record: dict) -> dict[float, dict[str, dict[str, list[str]]]]:
 def accuracy_table(record: dict, last: float = 0.1) -> list[dict]:
     """Rows of strings for ``records.Table``: one per sparsity, one column per method (as
     found) and the IMP ticket, each cell the mean test accuracy at early stop in % and, with
-    several trials, the trials' range in brackets under it (on a line of its own: seven columns
-    fit the page's column); ``*`` marks a point with a trial still improving at the end of
+    several trials, the trials' range under it ("97.2–97.8", on a line of its own: seven
+    columns fit the page's column); ``*`` marks a point with a trial still improving at the end of
     training (:func:`late_points`: a lower bound)."""
     summ, late = summary(record), late_points(record, last)
     rows = []
@@ -762,7 +762,7 @@ def accuracy_table(record: dict, last: float = 0.1) -> list[dict]:
             k = c["sparsity"].index(s)
             text = f"{100 * c['mean'][k]:.1f}" + ("*" if late[m, "original"][k] else "")
             if record["config"]["trials"] > 1:
-                text += f"\n[{100 * c['min'][k]:.1f},{100 * c['max'][k]:.1f}]"
+                text += f"\n{100 * c['min'][k]:.1f}–{100 * c['max'][k]:.1f}"
             row["IMP" if m == "imp" else m] = text
         rows.append(row)
     return rows

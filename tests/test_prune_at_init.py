@@ -339,7 +339,7 @@ def test_check_costs_are_paired_by_trial_with_their_range():
     assert reinit["mean"] == pytest.approx(-0.015) and not reinit["apart"]
     table = pai.cost_table(rec)
     assert [r["pruned, check"].split()[1] for r in table] == ["shuffled", "reinit"]
-    assert table[0]["snip"] == "+3.0\n[+1.0,+5.0]" and table[0]["IMP"] == ""
+    assert table[0]["snip"] == "+3.0\n[1.0,5.0]" and table[0]["IMP"] == ""
 
 
 def test_one_trial_is_never_apart():
@@ -478,8 +478,8 @@ def test_accuracy_table_gives_ranges_and_marks_late_points():
     rec = made_up_record(acc, {("snip", "original", 0.98): [100, 950]})
     rows = pai.accuracy_table(rec)
     assert [r["pruned"] for r in rows] == ["90%", "98%"]
-    assert rows[0]["snip"] == "91.0\n[90.0,92.0]" and rows[1]["snip"] == "91.0*\n[90.0,92.0]"
-    assert rows[1]["IMP"] == "91.0\n[90.0,92.0]"
+    assert rows[0]["snip"] == "91.0\n90.0–92.0" and rows[1]["snip"] == "91.0*\n90.0–92.0"
+    assert rows[1]["IMP"] == "91.0\n90.0–92.0"
     one = made_up_record({k: v[:1] for k, v in acc.items()})
     assert pai.accuracy_table(one)[0]["random"] == "90.0"
 
