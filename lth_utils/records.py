@@ -437,7 +437,7 @@ def markdown_table(rows: list[dict], header: dict[str, str] | None = None) -> st
     """A list of dicts (same keys) as a Markdown table; ``header`` renames columns."""
     keys = list(rows[0])
     header = header or {}
-    lines = ["| " + " | ".join(header.get(k, k) for k in keys) + " |",
+    lines = ["| " + " | ".join(str(header.get(k, k)).replace("\n", " ") for k in keys) + " |",
              "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(str(row[k]).replace("\n", " ") for k in keys) + " |"
               for row in rows]
@@ -449,9 +449,9 @@ class Table:
 
     ``rows``: a list of dicts with the same keys (the columns); ``header`` renames columns. It
     shows as HTML in Jupyter and on the web page (where Markdown outputs are rendered as
-    CommonMark, which has no tables) and as Markdown in ``str()``. A cell's line breaks
-    (``"97.5\n[97.2,97.8]"``) are line breaks in HTML, so a wide table can stack a value over
-    its range; in Markdown they are spaces.
+    CommonMark, which has no tables) and as Markdown in ``str()``. Line breaks in a cell or a
+    header (``"97.5\n97.2–97.8"``) are line breaks in HTML, so a wide table can stack a value
+    over its range; in Markdown they are spaces.
     """
 
     def __init__(self, rows: list[dict], header: dict[str, str] | None = None) -> None:
@@ -467,10 +467,11 @@ class Table:
 
     def _repr_html_(self) -> str:
         keys = list(self.rows[0])
-        head = "".join(f"<th>{html.escape(str(self.header.get(k, k)))}</th>" for k in keys)
+
         def cell(value) -> str:
             return "<br>".join(html.escape(part) for part in str(value).split("\n"))
 
+        head = "".join(f"<th>{cell(self.header.get(k, k))}</th>" for k in keys)
         body = "".join("<tr>" + "".join(f"<td>{cell(r[k])}</td>" for k in keys) + "</tr>"
                        for r in self.rows)
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -226,8 +226,10 @@ def test_part_two_records_match_the_book_configs(study, config, profile):
 
 
 def test_table_cells_break_lines_in_html_and_escape_them():
-    table = records.Table([{"a": "97.5*\n[97.2,97.8]", "b": "<1"}], {"a": "acc"})
+    table = records.Table([{"a": "97.5*\n[97.2,97.8]", "b": "<1"}], {"a": "test\nacc"})
     assert "<td>97.5*<br>[97.2,97.8]</td><td>&lt;1</td>" in table._repr_html_()
+    assert "<th>test<br>acc</th><th>b</th>" in table._repr_html_()
+    assert str(table).splitlines()[0] == "| test acc | b |"
     assert str(table).splitlines()[-1] == "| 97.5* [97.2,97.8] | <1 |"
 
 
