@@ -87,7 +87,8 @@ def _prune_scores(scores: torch.Tensor, mask: torch.Tensor, count: int) -> torch
     if count <= 0:
         return flat_mask
     alive = flat_mask.nonzero().squeeze(1)
-    order = torch.sort(scores.reshape(-1)[alive], stable=True).indices
+    scores = scores.reshape(-1).to(mask.device)   # compared where the mask lives
+    order = torch.sort(scores[alive], stable=True).indices
     flat_mask[alive[order[:count]]] = 0.0
     return flat_mask
 

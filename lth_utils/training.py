@@ -297,6 +297,7 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
     ``seeds``: K batch-order seeds. Members with equal seeds see the same batches; if all are
     equal the batch is shared, which is faster.
     Training runs on the device of ``data`` (see ``data.load``); the returned weights live there.
+    ``template`` is read for its architecture only: it stays where it is, on whatever device.
     ``progress``: a progress bar (default: :func:`lth_utils.progress_bars`).
     ``layout``: the memory layout to train in, ``"channels_last"`` or ``"contiguous"`` (default:
     ``population.conv_layout``, the measured choice for this architecture and device). Results
@@ -315,7 +316,8 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
         raise ValueError(f"masks are stacked for another population size than K={k}")
     dev = data.train_x.device
     use_device_settings(dev)
-    template.to(dev)
+    # the template is read for its architecture only: never moved (moving the caller's module
+    # to the GPU mixed devices in every caller that kept using it; seen on a GPU, 2026-12-04)
     layout = check_layout(conv_layout(template, dev) if layout is None else layout)
     data = images_in_layout(data, layout)
     masks = {n: m.to(dev) for n, m in engine_layout(template, masks, layout).items()}
@@ -395,6 +397,7 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
 def train(model: nn.Sequential, data: Splits, cfg: TrainConfig, masks: Masks | None = None,
           seed: int = 0, progress: bool | None = None, desc: str = "training") -> History:
     """Train one (optionally masked) network in place with the population engine at K = 1.
+    The model ends on the data's device (as in ``train_plain``), ready to evaluate there.
 
     Returns its :class:`History` (curves of shape (1, E)).
     """
@@ -402,6 +405,7 @@ def train(model: nn.Sequential, data: Splits, cfg: TrainConfig, masks: Masks | N
     masks = ones(model) if masks is None else masks
     run = train_population(model, stack([model]), stack_masks([masks]), data, cfg, [seed],
                            progress, desc)
+    model.to(data.train_x.device)
     with torch.no_grad():
         for n, p in model.named_parameters():
             p.copy_(run.params[n][0].to(p.device))

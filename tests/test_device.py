@@ -72,3 +72,37 @@ def test_record_says_device_and_precision(tmp_path):
                               train_subset=500, val_size=200)
     rec = lottery.run_study(cfg, tmp_path / "r.json", progress=False)
     assert rec["device"] == lth_utils.device_name() and rec["precision"] == "fp32"
+
+
+def test_training_leaves_the_template_where_it_is(mnist_small):
+    """``train_population`` reads its template for the architecture only. It used to move it
+    to the data's device: on a GPU every caller that kept using it (a study's masks made from
+    it, a test's reference network) then mixed devices (seen on an H200, 2026-12-04). A
+    template on the meta device (shapes, no numbers) shows it on any machine: moving it fails."""
+    template = models.build("lenet", 0).to("meta")
+    nets = [models.build("lenet", s) for s in range(2)]
+    cfg = training.TrainConfig(iterations=4, batch_size=20, eval_every=4)
+    run = training.train_population(template, population.stack(nets),
+                                    population.stack_masks([masks.ones(n) for n in nets]),
+                                    mnist_small, cfg, [0, 1], progress=False)
+    assert all(p.device.type == "meta" for p in template.parameters())
+    assert run.params["fc1.weight"].device == mnist_small.device
+    # train() trains a model in place: it ends on the data's device, ready to evaluate there
+    net = models.build("lenet", 0)
+    training.train(net, mnist_small, cfg, progress=False)
+    assert next(net.parameters()).device == mnist_small.device
+
+
+def test_gpu_check_counts_every_outcome_of_the_tests(tmp_path):
+    """tools/gpu_check.py's summary line for the GPU tests (it read its report's suites once
+    and then counted no failures: '66 passed, 0 failed' where 13 had failed)."""
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location(
+        "gpu_check", Path(__file__).resolve().parent.parent / "tools" / "gpu_check.py")
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+    (tmp_path / "t.xml").write_text(
+        '<testsuites><testsuite tests="10" failures="3" errors="1" skipped="2"/></testsuites>')
+    assert gpu_check._tests(tmp_path / "t.xml") == "4 passed, 3 failed, 1 errors, 2 skipped"
+    assert gpu_check._tests(tmp_path / "missing.xml") == "no test report"

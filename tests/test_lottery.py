@@ -21,6 +21,23 @@ def tiny(**kw) -> lottery.StudyConfig:
     return lottery.StudyConfig(**{**TINY, **kw})
 
 
+def agree(a, b) -> bool:
+    """Records (or parts of them) equal: exactly on a CPU, where a member computes bit for bit
+    what it computes in a population of any size. On a GPU a population of another size runs
+    other kernels (tests/test_population.py): there numbers agree within 5e-3 (half a point of
+    accuracy) and everything else exactly; a first bound, to narrow once measured on a GPU."""
+    import lth_utils
+    if lth_utils.device().type == "cpu":
+        return a == b
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(agree(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(map(agree, a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        return isinstance(b, (int, float)) and abs(a - b) <= 5e-3
+    return a == b
+
+
 def strip(record: dict) -> dict:
     """A record without what legitimately differs between two runs: wall time, the device it
     ran on (its thread count differs between a subprocess and pytest), and the code version
@@ -153,8 +170,8 @@ def test_split_by_trials_then_merge_equals_one_run(reference, tmp_path):
     assert [p["trials"] for p in parts] == [[1], [0]]
     merged = lottery.merge(parts)
     skip = ("wall_time_s", "merged_from", "device", "trials")
-    assert {k: v for k, v in merged.items() if k not in skip} == \
-        {k: v for k, v in reference.items() if k not in skip}
+    assert agree({k: v for k, v in merged.items() if k not in skip},
+                 {k: v for k, v in reference.items() if k not in skip})
     assert merged["trials"] == reference["trials"] == [0, 1]
     # the command line does the same, and refuses parts that do not fit together
     from lth_utils import cli
@@ -162,7 +179,7 @@ def test_split_by_trials_then_merge_equals_one_run(reference, tmp_path):
         results.save_record(p, tmp_path / f"p{i}.json")
     assert cli.main(["merge", str(tmp_path / "p0.json"), str(tmp_path / "p1.json"),
                      "--out", str(tmp_path / "m.json")]) == 0
-    assert results.load_record(tmp_path / "m.json")["rounds"] == reference["rounds"]
+    assert agree(results.load_record(tmp_path / "m.json")["rounds"], reference["rounds"])
     with pytest.raises(ValueError, match="exactly once: trials \\[1\\] appear twice"):
         lottery.merge([parts[0], parts[0]])
     with pytest.raises(ValueError, match="missing \\[0\\]"):
@@ -184,8 +201,8 @@ def test_a_record_extends_by_more_trials(reference, tmp_path):
         merged = lottery.merge(records)
         assert merged["config"] == reference["config"]
         assert merged["config_key"] == results.config_key(reference["config"])
-        assert {k: v for k, v in merged.items() if k not in skip} == \
-            {k: v for k, v in reference.items() if k not in skip}
+        assert agree({k: v for k, v in merged.items() if k not in skip},
+                     {k: v for k, v in reference.items() if k not in skip})
     # trial 2 of a 3-trial study (relabelled, no need to run it) does not extend a part of 2
     third = {**part, "config": {**part["config"], "trials": 3}, "trials": [2]}
     with pytest.raises(ValueError, match="configs differ in trials"):
@@ -389,8 +406,10 @@ def test_a_conv_study_stores_its_images_in_the_engines_layout_once(cifar_small):
     cfg = lottery.study_config("conv2-cifar10", "quick")
     study = lottery.LotteryStudy(cfg, data=cifar_small)
     study.prepare({})
-    layout = population.conv_layout(study.template, "cpu")
+    layout = population.conv_layout(study.template, cifar_small.device)
     x = study.data.train_x
-    assert layout == "channels_last" and x.is_contiguous(memory_format=torch.channels_last)
+    fmt = torch.channels_last if layout == "channels_last" else torch.contiguous_format
+    assert x.is_contiguous(memory_format=fmt)
+    assert layout == "channels_last" or cifar_small.device.type != "cpu"   # measured on CPUs
     assert torch.equal(x, cifar_small.train_x)                  # the same images
     assert training.images_in_layout(study.data, layout) is study.data   # no copy per round

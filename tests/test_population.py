@@ -2,7 +2,15 @@
 
 This is what makes a study split by trials and merged equal one run bit for bit: member k of a
 K-member population must compute exactly (torch.equal, float32) what it computes alone.
+
+On a CPU. On a GPU, cuBLAS and cuDNN pick their kernels (and so the order of a sum) by the shapes
+they are given, and a population's shapes are not a member's: there, measured on an H200
+(2026-12-04), a member and itself alone differ in float32 after 30 steps. The GPU check runs the
+same comparison in float64 with a tolerance of 1e-10: float64 rounding (1e-16) amplified by Adam
+stays far below it, and a member that saw other batches or weights is far above it.
 """
+import copy
+
 import pytest
 import torch
 
@@ -24,6 +32,16 @@ def test_member_of_a_population_computes_what_it_computes_alone(mnist_small, cif
     nets = [_member(name, s) for s in range(3)]
     cfg = training.TrainConfig(iterations=30, batch_size=20, eval_every=10,
                                optimizer=optimizer, lr=1e-3 if optimizer == "adam" else 0.02)
+    if d.device.type == "cpu":
+        same = torch.equal
+    else:   # see the module's docstring
+        d = copy.copy(d)
+        for split in ("train_x", "val_x", "test_x"):
+            setattr(d, split, getattr(d, split).double())
+        nets = [(n.double(), mk) for n, mk in nets]
+
+        def same(a, b):
+            return bool((a.double() - b.double()).abs().max() <= 1e-10)
 
     def run(idx, seeds):
         return training.train_population(
@@ -34,15 +52,15 @@ def test_member_of_a_population_computes_what_it_computes_alone(mnist_small, cif
     for i in (1, 2):
         alone = run([i], [5 + i])
         for n in alone.params:
-            assert torch.equal(together.params[n][i], alone.params[n][0]), (i, n)
+            assert same(together.params[n][i], alone.params[n][0]), (i, n)
         h, a = together.history, alone.history
-        assert torch.equal(h.val_loss[i], a.val_loss[0])
+        assert same(h.val_loss[i], a.val_loss[0])
         assert torch.equal(h.es_test_acc[i], a.es_test_acc[0])
     # a shared batch (all seeds equal) is the same arithmetic as a member's own
     shared = run([0, 1], [5, 5])
     own = run([1], [5])
     for n in own.params:
-        assert torch.equal(shared.params[n][1], own.params[n][0]), n
+        assert same(shared.params[n][1], own.params[n][0]), n
 
 
 def test_the_layout_is_chosen_in_one_place():

@@ -100,7 +100,7 @@ def test_the_channels_last_engine_trains_what_the_plain_loop_trains(cifar_small,
         training.train_plain(ref, d, cfg, masks=mk, seed=seeds[i])
         for n, p in ref.named_parameters():
             assert (run.params[n][i] - p).abs().max() <= 1e-10, (i, n)
-            assert not torch.equal(p, net.get_parameter(n)), (i, n)   # it did train
+            assert not torch.equal(p, net.get_parameter(n).to(p.device)), (i, n)   # it trained
             if n in mk:
                 pruned = mk[n] == 0
                 assert torch.count_nonzero(run.params[n][i][pruned]) == 0, (i, n)
@@ -128,7 +128,7 @@ def test_snapshot_is_a_clone_and_reset_restores_theta0_exactly(mnist_small):
                                     progress=False)
     for n in theta0:
         expected = theta0[n] * (population.stack_masks([mk])[n] if n in mk else 1)
-        assert torch.equal(run.snapshot[n], expected)            # exactly θ0 on the survivors
+        assert torch.equal(run.snapshot[n].cpu(), expected)      # exactly θ0 on the survivors
         assert not torch.equal(run.params[n], run.snapshot[n])   # training did not alias it
     later = training.train_population(net, theta0, population.stack_masks([mk]), mnist_small,
                                       training.TrainConfig(iterations=50, eval_every=50, snapshot_at=20),
@@ -210,7 +210,7 @@ def test_channels_last_layout_is_a_permutation_undone_exactly(name):
 
 
 def test_forward_agrees_in_both_layouts_for_shared_and_own_batches(mnist_small):
-    nets = [models.build("lenet", s) for s in range(3)]
+    nets = [models.build("lenet", s).to(mnist_small.device) for s in range(3)]
     stacked = population.stack(nets)
     inside = population.engine_layout(nets[0], stacked)
     with torch.no_grad():

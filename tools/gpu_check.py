@@ -66,7 +66,7 @@ def _read(path: Path) -> dict | None:
 
 def _tests(path: Path) -> str:
     try:
-        suites = ET.parse(path).getroot().iter("testsuite")
+        suites = list(ET.parse(path).getroot().iter("testsuite"))   # read more than once
         n = {k: sum(int(s.get(k, 0)) for s in suites)
              for k in ("tests", "failures", "errors", "skipped")}
     except (OSError, ET.ParseError):
