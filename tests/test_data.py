@@ -54,3 +54,40 @@ def test_eval_size_keeps_the_first_validation_and_test_images():
     assert torch.equal(cut.train_x, full.train_x)
     with pytest.raises(ValueError, match="eval_size must be a positive"):
         data.load("mnist", eval_size=0)
+
+
+def test_the_dataset_packer_is_lossless(tmp_path):
+    """tools/pack_data.py (the datasets to a machine that takes a limited upload): CIFAR-10
+    images round-trip exactly (here 300 of the test batch), MNIST's idx bytes too, and the
+    unpacked folder loads as the original does."""
+    import gzip
+    import importlib.util
+    import pickle
+    from pathlib import Path
+    import numpy as np
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("pack_data", root / "tools" / "pack_data.py")
+    pack_data = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pack_data)
+    src = data.default_root()
+    with open(src / "cifar-10-batches-py" / "test_batch", "rb") as f:
+        d = pickle.load(f, encoding="latin1")
+    x = np.asarray(d["data"][:300], np.uint8).reshape(-1, 3, 32, 32)
+    blob = pack_data.encode_images(x, d["labels"][:300])
+    assert len(blob) < 0.8 * x.nbytes                     # it does compress
+    y, labels = pack_data.decode_images(blob)
+    assert np.array_equal(x, y) and labels == list(d["labels"][:300])
+    # a part with that slice (as the test batch and a training batch) and MNIST's labels
+    part = tmp_path / "part1"
+    part.mkdir()
+    for name in ("test_batch", "data_batch_1"):
+        (part / f"{name}.xz").write_bytes(blob)
+    labels_gz = src / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz"
+    (part / "t10k-labels-idx1-ubyte.xz").write_bytes(
+        __import__("lzma").compress(gzip.open(labels_gz).read()))
+    pack_data.unpack(part, tmp_path / "data")
+    assert (tmp_path / "data/MNIST/raw/t10k-labels-idx1-ubyte").read_bytes() == \
+        gzip.open(labels_gz).read()
+    splits = data.load("cifar10", root=tmp_path / "data", val_size=100, download=False)
+    ref = data.load("cifar10", val_size=100, eval_size=300)
+    assert torch.equal(splits.test_x, ref.test_x) and torch.equal(splits.test_y, ref.test_y)
