@@ -536,22 +536,28 @@ def check_costs(record: dict) -> list[dict]:
     return rows
 
 
-def cost_table(record: dict) -> list[dict]:
-    """:func:`check_costs` as rows of strings for ``records.Table``: one row per sparsity and
-    check, one column per method, each cell the mean cost in points and, with several trials,
-    the trials' range in brackets under it (a line of its own, as in :func:`accuracy_table`)."""
+def cost_table(record: dict, check: str) -> list[dict]:
+    """What ``check`` (``"shuffled"`` or ``"reinit"``, see :func:`check_costs`) costs, as rows
+    of strings for ``records.Table``: a row per method, a column per sparsity, each cell the
+    mean cost in points and, with several trials, the trials' range in brackets under it (a
+    line of its own, as in :func:`accuracy_table`). One table per check: with the two checks in
+    one table and a column per method it was wider than the book's page."""
+    if check not in CHECKS:
+        raise ValueError(f"check must be one of {', '.join(CHECKS)}, got {check!r}")
+
     def cell(r: dict) -> str:
         text = f"{100 * r['mean']:+.1f}"
         return text + (f"\n[{100 * r['lo']:.1f},{100 * r['hi']:.1f}]" if r["trials"] > 1
                        else "")
 
-    rows: dict[tuple, dict] = {}
-    for r in check_costs(record):
-        row = rows.setdefault((r["sparsity"], r["check"]),
-                              {"pruned, check": f"{100 * r['sparsity']:g}%\n{r['check']}"})
-        row["IMP" if r["method"] == "imp" else r["method"]] = cell(r)
-    keys = ("pruned, check", *SCORED, "random", "IMP")
-    return [{k: row.get(k, "") for k in keys} for row in rows.values()]
+    costs = [r for r in check_costs(record) if r["check"] == check]
+    columns = [f"{100 * s:g}%" for s in sorted({r["sparsity"] for r in costs})]
+    rows: dict[str, dict] = {}
+    for m in (*SCORED, "random", "imp"):   # rows without a cost (random, shuffled) dropped
+        rows[m] = {"method": "IMP" if m == "imp" else NAMES[m], **dict.fromkeys(columns, "")}
+    for r in costs:
+        rows[r["method"]][f"{100 * r['sparsity']:g}%"] = cell(r)
+    return [row for row in rows.values() if any(row[c] for c in columns)]
 
 
 def _sparsity_label(sparsities) -> str:

@@ -337,16 +337,18 @@ def test_check_costs_are_paired_by_trial_with_their_range():
         pytest.approx((0.03, 0.01, 0.05))
     assert not shuffled["apart"]              # 0.94 (shuffled) is above 0.90 (original)
     assert reinit["mean"] == pytest.approx(-0.015) and not reinit["apart"]
-    table = pai.cost_table(rec)
-    assert [r["pruned, check"].split()[1] for r in table] == ["shuffled", "reinit"]
-    assert table[0]["snip"] == "+3.0\n[1.0,5.0]" and table[0]["IMP"] == ""
+    for check, cell in (("shuffled", "+3.0\n[1.0,5.0]"), ("reinit", "-1.5\n[-2.0,-1.0]")):
+        [row] = pai.cost_table(rec, check)      # methods without this check have no row
+        assert row == {"method": "SNIP", "90%": cell}
+    with pytest.raises(ValueError, match="check must be one of shuffled, reinit"):
+        pai.cost_table(rec, "both")
 
 
 def test_one_trial_is_never_apart():
     rec = made_up_record({("snip", "original", 0.9): [0.95], ("snip", "shuffled", 0.9): [0.5]})
     [row] = pai.check_costs(rec)
     assert row["mean"] == pytest.approx(0.45) and not row["apart"]
-    assert pai.cost_table(rec)[0]["snip"] == "+45.0"
+    assert pai.cost_table(rec, "shuffled") == [{"method": "SNIP", "90%": "+45.0"}]
 
 
 def test_summary_separates_the_sparsities_where_the_imp_ticket_loses_most():
@@ -493,7 +495,13 @@ def test_the_committed_records_read(profile):
     rec = json.loads(path.read_text())
     s = pai.check_summary(rec)
     assert sorted(s["calm"] + s["other"]) == sorted(rec["config"]["sparsities"])
-    assert len(pai.cost_table(rec)) == 2 * len(rec["config"]["sparsities"])
+    for check in pai.CHECKS:
+        table = pai.cost_table(rec, check)
+        # a random mask has no shuffle (it would be random again), only a reinitialisation
+        random = ["random"] if check == "reinit" else []
+        assert [r["method"] for r in table] == ["SNIP", "GraSP", "SynFlow", "magnitude",
+                                                 *random, "IMP"]
+        assert list(table[0])[1:] == [f"{100 * v:g}%" for v in rec["config"]["sparsities"]]
     late = pai.late_stops(rec)
     assert late["late"] <= late["total"] == sum(n for _, n in late["by_sparsity"].values())
 
