@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .records import arm_summary, compare_ranges, fraction_label, late_early_stops, late_flags
+from .records import (arm_summary, compare_ranges, fraction_label, late_early_stops, late_flags,
+                      ticket_extremes)
 
 MIN_MARGIN = 0.01   # the smallest accuracy difference (1 pp) read as one when trials can't tell
 ARM_NAMES = {"dense": "dense", "ticket": "ticket", "reinit": "random-reinitialisation",
@@ -127,7 +128,7 @@ def near_dense(record: dict, floor: float = MIN_MARGIN) -> dict:
     diff = acc["mean"][1:] - acc["mean"][0]
     ok = np.cumprod(diff >= -tol).astype(bool)
     within = float(acc["fraction"][1:][ok].min()) if ok.any() else None
-    best = int(np.argmax(diff))
+    best = ticket_extremes(record)[1] - 1     # index into diff
     above = int((diff > 0).sum())
     return {"dense": float(acc["mean"][0]), "tol": tol, "within": within,
             "within_label": fraction_label(within) if within is not None else "none",
@@ -158,8 +159,7 @@ def paper_claims(record: dict, last: float = 0.1) -> dict:
     it = arm_summary(record, "ticket", "early_stop_iteration")
     acc = arm_summary(record, "ticket")
     late = late_flags(record, "ticket", last)
-    fast = 1 + int(np.argmin(it["mean"][1:]))
-    best = 1 + int(np.argmax(acc["mean"][1:]))
+    fast, best = ticket_extremes(record)
 
     def trials(r: int, key: str) -> list[float]:
         return [m[key] for m in record["rounds"][r]["arms"]["ticket"]]

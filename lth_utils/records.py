@@ -339,6 +339,15 @@ def _gap(gap: float, fraction: float, late: bool) -> str:
         ("; late stops, lower bounds)" if late else ")")
 
 
+def ticket_extremes(record: dict) -> tuple[int, int]:
+    """The ticket's fastest round (lowest mean early-stop iteration) and its most accurate round
+    (highest mean test accuracy at early stop) among the pruned rounds of a lottery ``record``:
+    indices into ``record["rounds"]``, picked after looking (the paper's "at best")."""
+    it = arm_summary(record, "ticket", "early_stop_iteration")
+    acc = arm_summary(record, "ticket")
+    return 1 + int(np.argmin(it["mean"][1:])), 1 + int(np.argmax(acc["mean"][1:]))
+
+
 def conv_paper_comparison(record: dict) -> list[dict]:
     """The paper's Conv-2 claims (Section 3) beside the same quantities from a conv ``record``.
 
@@ -351,8 +360,7 @@ def conv_paper_comparison(record: dict) -> list[dict]:
     it = arm_summary(record, "ticket", "early_stop_iteration")
     acc = arm_summary(record, "ticket")
     late = late_flags(record, "ticket")
-    fast = 1 + int(np.argmin(it["mean"][1:]))
-    best = 1 + int(np.argmax(acc["mean"][1:]))
+    fast, best = ticket_extremes(record)
     stays = _stays_at_dense(acc, acc["mean"][0])
     rows = [
         {"claim": "ticket reaches early stop sooner than dense, at best",
