@@ -115,11 +115,12 @@ def near_dense(record: dict, floor: float = MIN_MARGIN) -> dict:
 
     ``tol`` is the dense network's range over trials (at least ``floor``): a ticket less than
     ``tol`` below dense cannot be told from it with these trials. Returns ``{"dense", "tol",
-    "within", "within_label", "within_note", "above", "rounds", "best_gain", "best_left",
+    "within", "within_label", "within_note", "above", "beyond", "rounds", "best_gain", "best_left",
     "best_label", "above_note"}``: ``within`` is the sparsest fraction down to which every
     round is at most ``tol`` below dense (``None`` if the first pruned round is not; then
     ``within_label`` is "none"), ``within_note`` says the same as a phrase for the text,
-    ``above`` counts the pruned rounds (of ``rounds``) above dense, ``best_gain`` is the ticket
+    ``above`` counts the pruned rounds (of ``rounds``) above dense in mean, ``beyond`` those
+    whose every trial is above every dense trial, ``best_gain`` is the ticket
     minus dense at its best round (``best_left``), ``above_note`` a clause for the text.
     """
     acc = arm_summary(record, "ticket")
@@ -130,6 +131,7 @@ def near_dense(record: dict, floor: float = MIN_MARGIN) -> dict:
     within = float(acc["fraction"][1:][ok].min()) if ok.any() else None
     best = ticket_extremes(record)[1] - 1     # index into diff
     above = int((diff > 0).sum())
+    beyond = int((acc["lo"][1:] > acc["hi"][0]).sum())   # every trial above every dense one
     return {"dense": float(acc["mean"][0]), "tol": tol, "within": within,
             "within_label": fraction_label(within) if within is not None else "none",
             "within_note": f"down to {fraction_label(within)} of the weights"
@@ -138,8 +140,10 @@ def near_dense(record: dict, floor: float = MIN_MARGIN) -> dict:
             "above": above, "rounds": len(diff), "best_gain": float(diff[best]),
             "best_left": float(acc["fraction"][1 + best]),
             "best_label": fraction_label(acc["fraction"][1 + best]),
+            "beyond": beyond,
             "above_note": "never above it" if not above else
-            f"above it at {above} of its {len(diff)} pruned rounds"}
+            f"above it in mean at {above} of its {len(diff)} pruned rounds, beyond the "
+            f"dense trials' range at {beyond or 'none'}"}
 
 
 def paper_claims(record: dict, last: float = 0.1) -> dict:

@@ -159,6 +159,19 @@ def imp_curves(record: dict) -> dict[str, np.ndarray]:
     return out
 
 
+def imp_stops(record: dict) -> dict[str, np.ndarray] | None:
+    """IMP's early-stop iterations counted from θ0, per arm ("reset", "rewind"): (R, trials)
+    in the rounds of :func:`imp_curves`. The rewound arm starts at θ_k, k iterations into the
+    dense network's training, so k is added to its stops: a head start is not speed. ``None``
+    for a record that did not keep the early-stop iterations (see :func:`imp_late`)."""
+    if imp_late(record) is None:
+        return None
+    imp = [r for r in record["imp"] if r["round"] >= 1]
+    k = record["config"]["rewind_iteration"]
+    return {"reset": np.array([r["reset_stop"] for r in imp]),
+            "rewind": np.array([r["rewind_stop"] for r in imp]) + k}
+
+
 def vs_dense(record: dict) -> dict[str, np.ndarray]:
     """Each IMP arm's trial range against the dense network's, level by level: per arm
     ("reset", "rewind") an (R,) array of "above" (the arm's lowest trial above the dense

@@ -63,8 +63,15 @@ def test_near_dense_reads_the_ticket_against_the_dense_range():
     near = claims.near_dense(rec)
     assert near["tol"] == claims.MIN_MARGIN           # both dense trials agree: the floor
     assert near["within"] == 0.8 and near["within_note"] == "down to 80.0% of the weights"
-    assert near["above"] == 1 and near["above_note"] == "above it at 1 of its 3 pruned rounds"
+    assert near["above"] == 1 and near["beyond"] == 1 and near["above_note"] == \
+        "above it in mean at 1 of its 3 pruned rounds, beyond the dense trials' range at 1"
     assert near["best_left"] == 0.512 and near["best_gain"] == pytest.approx(0.01)
+    # a mean above dense whose trials reach into the dense range is not beyond it
+    rec["rounds"][3]["arms"]["ticket"][0]["early_stop_test_acc"] = 0.95
+    near = claims.near_dense(rec)
+    assert near["above"] == 1 and near["beyond"] == 0
+    assert near["above_note"].endswith("beyond the dense trials' range at none")
+    rec["rounds"][3]["arms"]["ticket"][0]["early_stop_test_acc"] = 0.96
     for m in rec["rounds"][1]["arms"]["ticket"]:
         m["early_stop_test_acc"] = 0.9
     for m in rec["rounds"][3]["arms"]["ticket"]:

@@ -314,6 +314,12 @@ def test_imp_figure_marks_late_stops_when_the_record_keeps_them():
     assert "did not keep" in ip.late_note(synthetic())
     assert ip.imp_curves(rec3)["dense_hi"] == 0.92
     plt.close(ip.plot_imp(rec3))
+    # speed, counted from θ0: the rewound arm's stops carry its head start of k iterations
+    rec3["config"]["rewind_iteration"] = 5
+    stops = ip.imp_stops(rec3)
+    assert stops["reset"].tolist() == [[40, 50, 60]]
+    assert stops["rewind"].tolist() == [[15, 25, 35]]
+    assert ip.imp_stops(synthetic()) is None
 
 
 def test_slider_positions_pair_each_networks_spawn_points():

@@ -167,7 +167,17 @@ def test_conv_paper_comparison_names_the_best_rounds():
     assert rows["ticket reaches early stop sooner than dense"] == "3.0× (at 64.0%)"
     # the best round's early stops are the end of training: marked
     assert rows["ticket's test accuracy minus dense"] == "+2.00 pp (at 51.2%, late stop)"
-    assert rows["ticket stays above dense accuracy down to"] == "51.2%"
+    # rounds 1-2 tie with the dense network: above (or at) it in mean, not beyond its trials
+    assert rows["ticket stays above dense accuracy down to"] == \
+        "51.2% (in mean; trial ranges overlap)"
+    before = [m["early_stop_test_acc"] for r in (1, 2) for m in rec["rounds"][r]["arms"]["ticket"]]
+    for r in (1, 2):
+        for m in rec["rounds"][r]["arms"]["ticket"]:
+            m["early_stop_test_acc"] = 0.97
+    rows = {r["claim"].split(",")[0]: r["ours"] for r in records.conv_paper_comparison(rec)}
+    assert rows["ticket stays above dense accuracy down to"] == "51.2%"   # every trial above
+    for m, a in zip([m for r in (1, 2) for m in rec["rounds"][r]["arms"]["ticket"]], before):
+        m["early_stop_test_acc"] = a
     assert rows["random reinit. minus dense"] == "+0.00 pp (at 80.0%)"
     assert rows["random reinit. minus random mask"] == "+5.00 pp (at 51.2%)"
     for m in rec["rounds"][3]["arms"]["reinit"]:
