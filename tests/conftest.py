@@ -28,10 +28,20 @@ def _threads():
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session, config, items):
     """Page tests last, their book build started now: it executes every chapter (one thread)
-    while the other tests and the notebooks under nbval run (another thread)."""
-    pages = [i for i in items if i.nodeid.split("::")[0].endswith("test_pages.py")]
-    if not pages or config.option.collectonly:
+    while the other tests and the notebooks under nbval run (another thread). Just before them
+    the runs of the worked solutions, which a background thread starts on once the build is
+    done (from the last chapter; the tests take the files from the first), so that neither
+    thread waits idle for the other (tests/test_solutions.py)."""
+    if config.option.collectonly:
         return
-    items[:] = [i for i in items if i not in pages] + pages
-    reporter = config.pluginmanager.getplugin("terminalreporter")
-    pages[0].module.start_build(reporter.write_line if reporter else print)
+    pages = [i for i in items if i.nodeid.split("::")[0].endswith("test_pages.py")]
+    runs = [i for i in items if i.nodeid.split("::")[0].endswith("test_solutions.py")
+            and i.name.startswith("test_solution_code_runs")]
+    items[:] = [i for i in items if i not in pages and i not in runs] + runs + pages
+    build = None
+    if pages:
+        reporter = config.pluginmanager.getplugin("terminalreporter")
+        pages[0].module.start_build(reporter.write_line if reporter else print)
+        build = pages[0].module._BUILD.get("proc")
+    if len(runs) > 1:           # one file alone runs in its test
+        runs[0].module.start_background([i.callspec.params["notebook"] for i in runs], build)

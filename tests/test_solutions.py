@@ -11,10 +11,12 @@ Run one file by hand: ``python tests/test_solutions.py book/solutions/02_magnitu
 """
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -94,23 +96,84 @@ def test_every_exercise_has_a_solution(notebook: Path):
         f"{solution.name} has no '## Recall questions' section")
 
 
+# --- running the files: in the test, or ahead of it in a background thread ------------------
+# Running every solution takes minutes, one thread each. tests/conftest.py moves these tests to
+# the end (before the page checks) and calls start_background() once the page build is under
+# way: a thread runs the files from the last chapter backwards on the core the build leaves
+# idle once it ends, while the tests take them from the first chapter on; each file runs once,
+# in whichever side claims it first.
+_CLAIMED: dict[Path, dict] = {}     # solution -> {"done": Event, "proc", "seconds", "timeout"}
+_LOCK = threading.Lock()
+
+
+def _claim(solution: Path) -> bool:
+    """True for the first caller: it runs the file; later callers wait for its result."""
+    with _LOCK:
+        if solution in _CLAIMED:
+            return False
+        _CLAIMED[solution] = {"done": threading.Event()}
+        return True
+
+
+def _run(solution: Path, where: str) -> None:
+    """Run ``solution`` in a fresh process under the quick profile; record the outcome."""
+    # one BLAS thread unless told otherwise: on a small shared machine, threads that spin-wait for
+    # each other make these small matrix products many times slower
+    env = {**os.environ, "LTH_PROFILE": "quick", "LTH_PROGRESS": "0", "MPLBACKEND": "Agg",
+           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    entry, start = _CLAIMED[solution], time.time()
+    proc = subprocess.Popen([sys.executable, __file__, str(solution)], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    entry["popen"] = proc
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT_S)
+        entry.update(returncode=proc.returncode, stdout=out, stderr=err, timeout=False)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        entry.update(timeout=True)
+    entry.update(seconds=time.time() - start, where=where)
+    entry["done"].set()
+
+
+def _stop_background() -> None:
+    for entry in list(_CLAIMED.values()):
+        if "popen" in entry and entry["popen"].poll() is None:
+            entry["popen"].kill()
+
+
+def start_background(notebooks: list[Path],
+                     after: subprocess.Popen | None = None) -> threading.Thread:
+    """Run the solution files of ``notebooks`` (the selected tests' chapters), last first, in a
+    daemon thread, after ``after`` (the page build, when one runs) has ended; a file a test has
+    already claimed is skipped."""
+    def worker() -> None:
+        if after is not None:
+            after.wait()
+        for notebook in reversed(notebooks):
+            solution = solution_of(notebook)
+            if solution.exists() and _claim(solution):
+                _run(solution, "background")
+
+    atexit.register(_stop_background)
+    thread = threading.Thread(target=worker, name="solutions", daemon=True)
+    thread.start()
+    return thread
+
+
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.stem)
 def test_solution_code_runs(notebook: Path):
     solution = solution_of(notebook)
     if not solution.exists():
         pytest.fail(f"no solution file {solution.relative_to(REPO)} for {notebook.name}")
     assert python_blocks(solution.read_text()), f"{solution.name} has no ```python block"
-    # one BLAS thread unless told otherwise: on a small shared machine, threads that spin-wait for
-    # each other make these small matrix products many times slower
-    env = {**os.environ, "LTH_PROFILE": "quick", "LTH_PROGRESS": "0", "MPLBACKEND": "Agg",
-           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
-    start = time.time()
-    try:
-        proc = subprocess.run([sys.executable, __file__, str(solution)], cwd=REPO, env=env,
-                              capture_output=True, text=True, timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
+    if _claim(solution):
+        _run(solution, "in the test")
+    entry = _CLAIMED[solution]
+    entry["done"].wait()
+    print(f"{solution.name}: {entry['seconds']:.0f} s ({entry['where']})")
+    if entry["timeout"]:
         pytest.fail(f"{solution.name}: its code ran longer than {TIMEOUT_S} s")
-    print(f"{solution.name}: {time.time() - start:.0f} s")
-    if proc.returncode != 0:
-        pytest.fail(f"{solution.name} failed (exit {proc.returncode}):\n"
-                    f"{proc.stderr[-6000:]}\n--- stdout (end) ---\n{proc.stdout[-2000:]}")
+    if entry["returncode"] != 0:
+        pytest.fail(f"{solution.name} failed (exit {entry['returncode']}):\n"
+                    f"{entry['stderr'][-6000:]}\n--- stdout (end) ---\n{entry['stdout'][-2000:]}")
