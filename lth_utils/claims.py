@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .records import (arm_summary, compare_ranges, fraction_label, late_early_stops, late_flags,
-                      ticket_extremes)
+                      round_trials, ticket_extremes)
 
 MIN_MARGIN = 0.01   # the smallest accuracy difference (1 pp) read as one when trials can't tell
 ARM_NAMES = {"dense": "dense", "ticket": "ticket", "reinit": "random-reinitialisation",
@@ -124,14 +124,15 @@ def near_dense(record: dict, floor: float = MIN_MARGIN) -> dict:
     minus dense at its best round (``best_left``), ``above_note`` a clause for the text.
     """
     acc = arm_summary(record, "ticket")
-    dense = [m["early_stop_test_acc"] for m in record["rounds"][0]["arms"]["ticket"]]
+    dense = round_trials(record, 0)
     tol = max(floor, float(np.ptp(dense)))
     diff = acc["mean"][1:] - acc["mean"][0]
     ok = np.cumprod(diff >= -tol).astype(bool)
     within = float(acc["fraction"][1:][ok].min()) if ok.any() else None
     best = ticket_extremes(record)[1] - 1     # index into diff
     above = int((diff > 0).sum())
-    beyond = int((acc["lo"][1:] > acc["hi"][0]).sum())   # every trial above every dense one
+    beyond = sum(compare_ranges(round_trials(record, r), dense) == "above"
+                 for r in range(1, len(acc["mean"])))
     return {"dense": float(acc["mean"][0]), "tol": tol, "within": within,
             "within_label": fraction_label(within) if within is not None else "none",
             "within_note": f"down to {fraction_label(within)} of the weights"
@@ -165,18 +166,16 @@ def paper_claims(record: dict, last: float = 0.1) -> dict:
     late = late_flags(record, "ticket", last)
     fast, best = ticket_extremes(record)
 
-    def trials(r: int, key: str) -> list[float]:
-        return [m[key] for m in record["rounds"][r]["arms"]["ticket"]]
-
-    speed = compare_ranges(trials(fast, "early_stop_iteration"), trials(0, "early_stop_iteration"))
-    accuracy = compare_ranges(trials(best, "early_stop_test_acc"), trials(0, "early_stop_test_acc"))
+    speed = compare_ranges(round_trials(record, fast, "early_stop_iteration"),
+                           round_trials(record, 0, "early_stop_iteration"))
+    accuracy = compare_ranges(round_trials(record, best), round_trials(record, 0))
     return {"speed": speed, "accuracy": accuracy,
             "held": {"speed": speed == "below", "accuracy": accuracy == "above"},
             "ratio": float(it["mean"][0] / it["mean"][fast]),
             "fast_left": float(it["fraction"][fast]), "fast_late": bool(late[fast]),
             "gain": float(acc["mean"][best] - acc["mean"][0]),
             "best_left": float(acc["fraction"][best]), "best_late": bool(late[best]),
-            "trials": len(trials(0, "early_stop_test_acc"))}
+            "trials": len(round_trials(record, 0))}
 
 
 def network_rows(records: dict[str, dict], controls=("reinit", "random_mask"),
@@ -193,7 +192,7 @@ def network_rows(records: dict[str, dict], controls=("reinit", "random_mask"),
     rows = []
     for name, record in records.items():
         c = paper_claims(record, last)
-        dense = [m["early_stop_test_acc"] for m in record["rounds"][0]["arms"]["ticket"]]
+        dense = round_trials(record, 0)
         vs = ticket_vs_controls(record, controls, last)
         if vs is None:
             versus = "no round with every control"

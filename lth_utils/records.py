@@ -291,11 +291,25 @@ def _ticket_at(record: dict, target: float, key: str) -> tuple[float, float]:
     return e["fraction_remaining"], float(np.mean([m[key] for m in e["arms"]["ticket"]]))
 
 
+def round_trials(record: dict, r: int, key: str = "early_stop_test_acc",
+                 arm: str = "ticket") -> list[float]:
+    """``key`` of each trial of ``arm`` at pruning round ``r`` (0: the dense network), the values
+    :func:`compare_ranges` reads."""
+    return [m[key] for m in record["rounds"][r]["arms"][arm]]
+
+
+def _at_dense_levels(summary: dict, dense_acc: float) -> np.ndarray:
+    """Indices of the pruned levels (of an :func:`arm_summary`) down to which the mean accuracy
+    never falls below ``dense_acc``, densest first; empty if the first pruned level does."""
+    ok = np.cumprod(summary["mean"] >= dense_acc).astype(bool)
+    return np.flatnonzero(ok[1:]) + 1
+
+
 def _stays_at_dense(summary: dict, dense_acc: float) -> str:
     """The sparsest level down to which the ticket's mean accuracy (an :func:`arm_summary`)
     never falls below ``dense_acc``, as a label; a dash and the first level if it does at once."""
-    ok = np.cumprod(summary["mean"] >= dense_acc).astype(bool)
-    return fraction_label(summary["fraction"][ok].min()) if ok[1:].any() else \
+    levels = _at_dense_levels(summary, dense_acc)
+    return fraction_label(summary["fraction"][levels].min()) if len(levels) else \
         f"— (below dense already at {fraction_label(summary['fraction'][1])})"
 
 
@@ -362,8 +376,9 @@ def conv_paper_comparison(record: dict) -> list[dict]:
     late = late_flags(record, "ticket")
     fast, best = ticket_extremes(record)
     stays = _stays_at_dense(acc, acc["mean"][0])
-    ok = np.cumprod(acc["mean"] >= acc["mean"][0]).astype(bool)
-    if ok[1:].any() and acc["lo"][1:][ok[1:]].min() <= acc["hi"][0]:
+    dense = round_trials(record, 0)
+    if any(compare_ranges(round_trials(record, r), dense) != "above"
+           for r in _at_dense_levels(acc, acc["mean"][0])):
         stays += " (in mean; trial ranges overlap)"   # a mean above, not the trials
     rows = [
         {"claim": "ticket reaches early stop sooner than dense, at best",

@@ -102,7 +102,9 @@ def test_every_exercise_has_a_solution(notebook: Path):
 # way: a thread runs the files from the last chapter backwards on the core the build leaves
 # idle once it ends, while the tests take them from the first chapter on; each file runs once,
 # in whichever side claims it first.
-_CLAIMED: dict[Path, dict] = {}     # solution -> {"done": Event, "proc", "seconds", "timeout"}
+# solution -> {"done": Event, "popen", "returncode", "stdout", "stderr", "timeout", "seconds",
+# "where"}
+_CLAIMED: dict[Path, dict] = {}
 _LOCK = threading.Lock()
 
 
