@@ -106,6 +106,9 @@ def test_every_exercise_has_a_solution(notebook: Path):
 # "where"}
 _CLAIMED: dict[Path, dict] = {}
 _LOCK = threading.Lock()
+# the environment as the session starts: the background thread runs while other tests
+# monkeypatch os.environ (LTH_RESULTS_DIR, LTH_DEVICE), which a solution must not inherit
+_ENV = dict(os.environ)
 
 
 def _claim(solution: Path) -> bool:
@@ -121,7 +124,7 @@ def _run(solution: Path, where: str) -> None:
     """Run ``solution`` in a fresh process under the quick profile; record the outcome."""
     # one BLAS thread unless told otherwise: on a small shared machine, threads that spin-wait for
     # each other make these small matrix products many times slower
-    env = {**os.environ, "LTH_PROFILE": "quick", "LTH_PROGRESS": "0", "MPLBACKEND": "Agg",
+    env = {**_ENV, "LTH_PROFILE": "quick", "LTH_PROGRESS": "0", "MPLBACKEND": "Agg",
            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     entry, start = _CLAIMED[solution], time.time()
     proc = subprocess.Popen([sys.executable, __file__, str(solution)], cwd=REPO, env=env,
