@@ -177,6 +177,9 @@ def plot_networks(records: dict[str, dict], arms=("ticket", "reinit", "random_ma
     for j, (name, record) in enumerate(records.items()):
         for i, key in enumerate(("early_stop_iteration", "early_stop_test_acc")):
             ax = plot_early_stop(record, key, arms, ax=axes[i, j], last=last)
+            ticks = list(ax.xaxis.get_major_locator().locs)
+            if len(ticks) > 4:   # a third of the width: "100%" and "50%" would touch
+                ax.xaxis.set_major_locator(plt.FixedLocator([t for t in ticks if t != 0.5]))
             for h, label in zip(*ax.get_legend_handles_labels()):
                 legend.setdefault(label, h)
             ax.get_legend().remove()

@@ -195,9 +195,10 @@ def test_conv_paper_comparison_names_the_best_rounds():
     assert rows["ticket stays above dense accuracy down to"].startswith("— (below dense")
 
 
-@pytest.mark.parametrize("study", ["lenet-mnist", "conv2-cifar10"])
+@pytest.mark.parametrize("study", ["lenet-mnist", "conv2-cifar10", "conv4-cifar10", "conv6-cifar10"])
 def test_committed_records_match_the_book_configs(study):
-    """`make book` (standard) and `make test` (quick) read the committed records of chapters 5-7:
+    """`make book` (standard) and `make test` (quick) read the committed records of chapters 5-7
+    (chapter 7: Conv-2, Conv-4 and Conv-6):
     each must be complete and computed with exactly the config its profile asks for, or the
     chapters would silently retrain (hours, for the standard profile) while the book is built."""
     from lth_utils import lottery, results

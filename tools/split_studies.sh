@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Studies too long for one sitting, run a process per trial and merged: chapter 7's Conv-4 and
 # Conv-6 at the standard profile (about 11 CPU-hours on a 2-core machine; on an H200 about 9
-# minutes, measured 2026-12-04: six processes side by side, each round ~1.5 min for Conv-4 and
-# ~2 min for Conv-6).
+# minutes, measured twice: six processes side by side, each round ~1.5 min for Conv-4 and ~2 min
+# for Conv-6; then four, the committed records: a Conv-4 trial 7 min, a Conv-6 trial 8 min,
+# its last round, the ticket and both controls, ~3 min). Give LIMIT_S the whole time the call
+# can spare: a unit cut short is lost, and restarts from its beginning.
 #
 #   tools/split_studies.sh OUT LIMIT_S STUDY...    e.g. tools/split_studies.sh out 540 conv4-cifar10 conv6-cifar10
 #
