@@ -20,7 +20,10 @@ The engine trains a conv net in the memory layout chosen for its architecture an
 (``population.conv_layout``: channels_last or contiguous NCHW). For Conv-2, rows (c) are that
 layout and rows (d) the other one, timed one after the other, so that the choice can be checked
 on every machine; the table under them gives their ratio, and the bench prints the layout chosen
-for each conv net on this device. The engine's device settings (``training.use_device_settings``)
+for each conv net on this device. Whether a population is slower per network than K = 1 is a
+matter of a few percent, as much as a machine drifts between two rows timed minutes apart, so
+it is measured as a ratio in pairs: K = 1 and K = 4 in the chosen layout, one right after the
+other, three times (:func:`paired_ratios`). The engine's device settings (``training.use_device_settings``)
 hold for every loop timed; on a CPU they keep freed memory in the process, so a population's
 memory growth counts what it needs beyond the process's earlier peak.
 
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import gc
 import os
+import statistics
 from collections import OrderedDict
 
 import torch
@@ -267,15 +271,30 @@ def _print_layouts(rows: list[dict]) -> None:
         print(f"{r['loop']:<62}{r['ms']:>10.3f}{r['gflops']:>9.1f}")
 
 
+def paired_ratios(a, b, pairs: int = 3) -> list[float]:
+    """``b() / a()`` measured ``pairs`` times, each pair's two calls one right after the other
+    (a, b, a, b, ...): a ratio that a machine's drift between two rows timed apart cannot fake."""
+    if pairs < 1:
+        raise ValueError(f"pairs must be at least 1, got {pairs!r}")
+    out = []
+    for _ in range(pairs):
+        first = a()
+        out.append(b() / first)
+    return out
+
+
 def run_bench(iterations: int = 200, conv_k: int = 4, ks: tuple[int, ...] = (1, 4, 10, 20),
-              widths: tuple[float, ...] = CONV_WIDTHS, min_run_time: float = 1.0) -> dict:
+              widths: tuple[float, ...] = CONV_WIDTHS, min_run_time: float = 1.0,
+              pairs: int = 3) -> dict:
     """Run the benchmark and print its tables; ``iterations`` per timed call of a LeNet loop
     (a tenth of it, at least 2, for Conv-2), ``conv_k``: Conv-2's largest population.
 
     Returns ``{"machine", "threads", "sgemm_gflops", "conv_gflops", "bandwidth_gbs", "rows"}``,
     a row a dict with ``model``, ``width``, ``loop``, ``k``, ``ms`` (per network-iteration),
     ``gflops`` and ``roofline_pct`` (None for the conv-layout rows), ``rss_mb`` for the engine's
-    rows, and ``layout`` for the engine's conv rows (``"channels_last"`` or ``"contiguous"``)."""
+    rows, and ``layout`` for the engine's conv rows (``"channels_last"`` or ``"contiguous"``);
+    and ``"k_ratios"``: per conv width, ``pairs`` interleaved ratios K = ``conv_k`` / K = 1 of
+    the time per network in the chosen layout (:func:`paired_ratios`), and their median."""
     from . import device, device_name
     dev = device()
     training.use_device_settings(torch.device(dev))   # the engine's, for every loop timed
@@ -350,6 +369,18 @@ def run_bench(iterations: int = 200, conv_k: int = 4, ks: tuple[int, ...] = (1, 
         print(f"memory: the largest population grew this process by {peak:.0f} MB\n")
         if name != "lenet":
             _print_layout_table(rows, chosen, dev)
+            # the target "no population slower per network than K = 1" is a ratio of a few
+            # percent, and a machine drifts by as much between two rows timed minutes apart:
+            # measure it as pairs, K = 1 and K = conv_k one after the other, repeated
+            one, many = (_population(name, d, batch, k, width, chosen) for k in (1, kk[-1]))
+            ratios = paired_ratios(lambda: per_iteration(one, its),
+                                   lambda: per_iteration(many, its) / kk[-1], pairs)
+            print(f"{title}, {chosen}: K = {kk[-1]} / K = 1 per network, {pairs} interleaved "
+                  f"pairs: {', '.join(f'{r:.3f}' for r in ratios)} (median "
+                  f"{statistics.median(ratios):.3f})\n")
+            out.setdefault("k_ratios", []).append(
+                {"model": name, "width": width, "k": kk[-1], "layout": chosen,
+                 "ratios": ratios, "median": statistics.median(ratios)})
         out["rows"] += rows
         if name == "conv2":
             out["rows"] += _layouts(template, image, batch, kk, width, dev, min_run_time)

@@ -44,3 +44,19 @@ def test_the_replaced_grouped_layout_computes_what_the_engine_does():
         grouped = bench.grouped_conv_forward(nets[0], params, x)         # (B, K * C, H, W)
         per_member = population.population_forward(nets[0], params, x)   # K x (B, C, H, W)
     assert torch.allclose(grouped, torch.cat(per_member, dim=1), atol=1e-5)
+
+
+def test_paired_ratios_interleave_the_two_timings():
+    """The K = 4 / K = 1 ratio is measured in pairs, each pair's two timings one after the
+    other: scripted timings (no clock) show the order of the calls and the ratios returned."""
+    calls, clock = [], iter([1.0, 2.0, 2.0, 3.0, 4.0, 4.0])
+
+    def timing(tag):
+        def f():
+            calls.append(tag)
+            return next(clock)
+        return f
+    assert bench.paired_ratios(timing("a"), timing("b"), pairs=3) == [2.0, 1.5, 1.0]
+    assert calls == ["a", "b"] * 3
+    with pytest.raises(ValueError, match="pairs must be at least 1"):
+        bench.paired_ratios(timing("a"), timing("b"), pairs=0)
