@@ -375,12 +375,12 @@ def run_bench(iterations: int = 200, conv_k: int = 4, ks: tuple[int, ...] = (1, 
             one, many = (_population(name, d, batch, k, width, chosen) for k in (1, kk[-1]))
             ratios = paired_ratios(lambda: per_iteration(one, its),
                                    lambda: per_iteration(many, its) / kk[-1], pairs)
+            median = statistics.median(ratios)
             print(f"{title}, {chosen}: K = {kk[-1]} / K = 1 per network, {pairs} interleaved "
-                  f"pairs: {', '.join(f'{r:.3f}' for r in ratios)} (median "
-                  f"{statistics.median(ratios):.3f})\n")
+                  f"pairs: {', '.join(f'{r:.3f}' for r in ratios)} (median {median:.3f})\n")
             out.setdefault("k_ratios", []).append(
                 {"model": name, "width": width, "k": kk[-1], "layout": chosen,
-                 "ratios": ratios, "median": statistics.median(ratios)})
+                 "ratios": ratios, "median": median})
         out["rows"] += rows
         if name == "conv2":
             out["rows"] += _layouts(template, image, batch, kk, width, dev, min_run_time)
