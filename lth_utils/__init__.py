@@ -101,13 +101,14 @@ def device():
 
 
 def device_name(dev=None) -> str:
-    """A readable name of ``dev`` (default :func:`device`) for records: "cpu (2 threads)" or the
-    GPU's name."""
+    """A readable name of ``dev`` (default :func:`device`) for records: "cpu (2 threads)",
+    "cpu (1 thread)" or the GPU's name."""
     import torch
     dev = torch.device(dev) if dev is not None else device()
     if dev.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(dev)}"
-    return f"cpu ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"cpu ({n} thread{'' if n == 1 else 's'})"
 
 
 def progress_bars() -> bool:

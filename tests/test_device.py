@@ -16,6 +16,14 @@ def test_device_from_environment(monkeypatch):
     monkeypatch.setenv("LTH_DEVICE", "cpu")
     assert lth_utils.device() == torch.device("cpu")
     assert lth_utils.device_name().startswith("cpu (")
+    before = torch.get_num_threads()
+    try:   # the thread count in words: "1 thread", "2 threads"
+        torch.set_num_threads(1)
+        assert lth_utils.device_name() == "cpu (1 thread)"
+        torch.set_num_threads(2)
+        assert lth_utils.device_name() == "cpu (2 threads)"
+    finally:
+        torch.set_num_threads(before)
     monkeypatch.setenv("LTH_DEVICE", "tpu-please")
     with pytest.raises(ValueError, match="use cpu, cuda or cuda:N"):
         lth_utils.device()
