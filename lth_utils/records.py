@@ -282,6 +282,25 @@ def two_se(p: float, n: int, z: float = 2.0) -> float:
     return z * math.sqrt(p * (1 - p) / n)
 
 
+def paired_two_se(d, z: float = 2.0) -> float:
+    """``z`` standard errors of the mean of per-image differences ``d`` (1-D, one value per test
+    image, e.g. ``correct_a - correct_b`` with 0/1 correctness, or a difference of two such
+    differences): how far a gap between networks measured on the *same* test images can move by
+    the draw of those images alone. ``z * sd(d) / sqrt(n)``, with the sample standard deviation.
+
+    Paired, it counts only the images on which the networks disagree: two networks that are
+    right and wrong on the same images have a gap no draw of images can change, however far
+    their accuracies are from 0 and 1, which :func:`two_se` (one accuracy) cannot see. Fractions
+    in, a fraction out (multiply by 100 for percentage points). Like :func:`two_se` it measures
+    the test set's noise only, not the noise of training (seeds, batch orders).
+    """
+    a = np.asarray(d, dtype=float)
+    if a.ndim != 1 or len(a) < 2:
+        raise ValueError(f"d holds one difference per test image (1-D, at least 2 values), got "
+                         f"shape {a.shape}")
+    return float(z * a.std(ddof=1) / math.sqrt(len(a)))
+
+
 # --- the paper's claims, costs and round-by-round tables --------------------------------------
 
 def _ticket_at(record: dict, target: float, key: str) -> tuple[float, float]:

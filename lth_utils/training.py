@@ -281,10 +281,13 @@ def _step(template: nn.Sequential, weights, batches: Iterator[tuple[torch.Tensor
 
 @dataclass
 class PopulationRun:
-    """What :func:`train_population` returns: final stacked weights, curves, optional snapshot."""
+    """What :func:`train_population` returns: final stacked weights, curves, optional snapshot,
+    and the stacked weights at each member's early stop (its lowest validation loss), the ones
+    ``history.early_stop_test_acc`` was measured on."""
     params: Params
     history: History
     snapshot: Params | None = None
+    early_stop_params: Params | None = None
 
 
 def train_population(template: nn.Sequential, params: Params, masks: Masks, data: Splits,
@@ -391,7 +394,8 @@ def train_population(template: nn.Sequential, params: Params, masks: Masks, data
     history.test_loss, history.test_acc = (torch.stack(c, dim=1).cpu() for c in zip(*tests))
     with torch.no_grad():
         final = engine_layout(template, weights(), layout, inverse=True)
-    return PopulationRun(final, history, snapshot)
+        best = engine_layout(template, best, layout, inverse=True)
+    return PopulationRun(final, history, snapshot, best)
 
 
 def train(model: nn.Sequential, data: Splits, cfg: TrainConfig, masks: Masks | None = None,

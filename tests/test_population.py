@@ -74,3 +74,28 @@ def test_the_layout_is_chosen_in_one_place():
         assert population.conv_layout(net, "meta") == "contiguous"    # not measured there
     with pytest.raises(ValueError, match="layout must be one of"):
         population.check_layout("nhwc")
+
+
+@pytest.mark.parametrize("name", ["lenet", "conv2"])
+def test_early_stop_weights_are_the_ones_the_early_stop_accuracy_was_measured_on(
+        mnist_small, cifar_small, name):
+    # returned in PyTorch's layout (conv2 trains channels_last on a CPU), for a chapter that
+    # evaluates them image by image; a member stopping before the end has other final weights
+    d = mnist_small if name == "lenet" else cifar_small
+    nets = [_member(name, s) for s in range(2)]
+    cfg = training.TrainConfig(iterations=60, batch_size=20, eval_every=10, lr=3e-3)
+    run = training.train_population(
+        nets[0][0], population.stack([n for n, _ in nets]),
+        population.stack_masks([m for _, m in nets]), d, cfg, [1, 2], progress=False)
+    best = run.early_stop_params
+    assert set(best) == set(run.params)
+    for n, t in best.items():
+        assert t.shape == run.params[n].shape, n
+    _, acc = population.evaluate(nets[0][0], best, d.test_x, d.test_y)
+    assert torch.allclose(acc.cpu(), run.history.es_test_acc.to(acc.dtype), atol=1e-6)
+    for k, stop in enumerate(run.history.early_stop_iteration):
+        moved = any(not torch.equal(best[n][k], run.params[n][k]) for n in best)
+        assert moved == (stop < cfg.iterations), (k, stop)
+    # pruned weights are zero at the early stop too
+    for k, (_, m) in enumerate(nets):
+        assert all(bool((best[n][k][m[n] == 0] == 0).all()) for n in m)

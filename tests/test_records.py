@@ -1,11 +1,14 @@
 """Reading study records (lth_utils.records) and marking early stops at the end of training
 (records.late_early_stops and the figures of lottery_plots), on small synthetic records."""
+import math
+
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+import torch  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 
 from lth_utils import lottery_plots, records  # noqa: E402
@@ -335,6 +338,28 @@ def test_two_se_is_two_standard_errors_of_a_test_accuracy():
     assert records.two_se(0.1, 10_000) == pytest.approx(records.two_se(0.9, 10_000))
     assert records.two_se(0.0, 500) == records.two_se(1.0, 1) == 0.0
     assert type(records.two_se(np.float64(0.9), np.int64(100))) is float
+
+
+def test_paired_two_se_counts_only_the_images_the_networks_disagree_on():
+    rng = np.random.default_rng(0)
+    a = (rng.random(2000) < 0.9).astype(float)
+    assert records.paired_two_se(a - a) == 0.0        # the same answers: no noise in the gap
+    # against a network wrong everywhere, the gap is a's accuracy: two_se, up to n / (n - 1)
+    p = a.mean()
+    assert records.paired_two_se(a - 0 * a) == pytest.approx(
+        records.two_se(p, 2000) * math.sqrt(2000 / 1999))
+    # by hand: 10 images, disagreements +1, +1, -1, the rest 0
+    d = np.array([1, 1, -1] + [0] * 7, dtype=float)
+    sd = math.sqrt(((1 - 0.1) ** 2 * 2 + (-1 - 0.1) ** 2 + 0.1 ** 2 * 7) / 9)
+    assert records.paired_two_se(d) == pytest.approx(2 * sd / math.sqrt(10))
+    assert records.paired_two_se(d, z=1) == pytest.approx(sd / math.sqrt(10))
+    assert records.paired_two_se(torch.tensor(d)) == pytest.approx(2 * sd / math.sqrt(10))
+
+
+@pytest.mark.parametrize("d", [[1.0], np.zeros((3, 3)), []])
+def test_paired_two_se_needs_one_difference_per_image(d):
+    with pytest.raises(ValueError, match="one difference per test image"):
+        records.paired_two_se(d)
 
 
 def test_two_se_scales_with_z():
