@@ -509,6 +509,41 @@ def storage_table(model: nn.Module, masks: Masks, weight_bits: int = 8,
     return {s: (b + 7) // 8 for s, b in total.items()}
 
 
+def smaller_than_dense(model: nn.Module, percent: int, scheme: str, weight_bits: int = 8,
+                       seed: int = 0) -> bool:
+    """Whether ``model``, every weight matrix at ``percent``% of its weights (seeded random
+    masks, :func:`random_mask`), takes fewer bytes in ``scheme`` than in dense fp32
+    (:func:`storage_table`)."""
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
+    if not 1 <= percent <= 100:
+        raise ValueError(f"percent is a whole percentage of the weights kept, 1 to 100, "
+                         f"got {percent}")
+    g = torch.Generator().manual_seed(seed)
+    masks = {n: random_mask(tuple(p.shape), percent / 100, g)
+             for n, p in model.named_parameters() if n.endswith("weight")}
+    table = storage_table(model, masks, weight_bits=weight_bits)
+    return table[scheme] < table["dense fp32"]
+
+
+def break_even(model: nn.Module, scheme: str, weight_bits: int = 8,
+               seed: int = 0) -> float | None:
+    """The densest whole percent of the weights at which ``scheme`` stores ``model`` in fewer
+    bytes than dense fp32 (:func:`smaller_than_dense`), as a fraction: 1.0 when it is smaller
+    even with every weight kept (shorter codes, not sparsity), None when not even at 1%.
+    Found by bisection, since the bytes grow with the weights kept."""
+    smaller = lambda pct: smaller_than_dense(model, pct, scheme, weight_bits, seed)  # noqa: E731
+    if smaller(100):
+        return 1.0
+    if not smaller(1):
+        return None
+    lo, hi = 1, 100                  # smaller at lo, not at hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if smaller(mid) else (lo, mid)
+    return lo / 100
+
+
 def pack_bits(codes: torch.Tensor, bits: int) -> bytes:
     """Integers in [0, 2^bits) packed ``bits`` each, most significant bit first."""
     c = codes.numpy().astype(np.int64)

@@ -360,3 +360,25 @@ def test_compare_crossovers():
     assert sparse.compare_crossovers(None, 0.04) == "lower"
     assert sparse.compare_crossovers(0.01, None) == "higher"
     assert sparse.compare_crossovers(None, None) == "same"
+
+
+def test_break_even_is_the_densest_percent_that_stores_smaller_than_dense():
+    model = models.build("lenet", seed=0)
+    csr = "CSR, 32-bit indices"
+    # by brute force over every whole percent, against the bisection
+    smaller = [p for p in range(1, 101) if sparse.smaller_than_dense(model, p, csr)]
+    assert smaller == list(range(1, max(smaller) + 1))        # the bytes grow with density
+    assert sparse.break_even(model, csr) == max(smaller) / 100
+    # a value and a 32-bit index per kept weight against one fp32 value: about half
+    assert 0.4 < sparse.break_even(model, csr) < 0.5 + 1e-9
+    assert not sparse.smaller_than_dense(model, 100, csr)     # positions cost bits
+    # shared 8-bit weights with 5-bit gaps: smaller than fp32 even with every weight kept
+    assert sparse.break_even(model, "relative + sharing") == 1.0
+
+
+def test_break_even_refuses_bad_input():
+    model = models.build("lenet", seed=0)
+    with pytest.raises(ValueError, match="scheme must be one of"):
+        sparse.break_even(model, "CSR")
+    with pytest.raises(ValueError, match="whole percentage"):
+        sparse.smaller_than_dense(model, 0, "relative indices")
