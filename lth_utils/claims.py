@@ -122,6 +122,12 @@ def near_dense(record: dict, floor: float = MIN_MARGIN) -> dict:
     ``above`` counts the pruned rounds (of ``rounds``) above dense in mean, ``beyond`` those
     whose every trial is above every dense trial, ``best_gain`` is the ticket
     minus dense at its best round (``best_left``), ``above_note`` a clause for the text.
+
+    Paired, each trial's ticket against its own trial's dense network (same θ0, batches and
+    test images; the range above mixes in the spread between seeds): ``paired_below`` and
+    ``paired_above`` list the fractions of the pruned rounds where the ticket is below (above)
+    its dense network in every trial, ``paired_note`` says so in a sentence. With fewer than
+    two trials both are empty.
     """
     acc = arm_summary(record, "ticket")
     dense = round_trials(record, 0)
@@ -133,7 +139,19 @@ def near_dense(record: dict, floor: float = MIN_MARGIN) -> dict:
     above = int((diff > 0).sum())
     beyond = sum(compare_ranges(round_trials(record, r), dense) == "above"
                  for r in range(1, len(acc["mean"])))
+    paired = {"below": [], "above": []}
+    for r in range(1, len(acc["mean"])):
+        d = np.subtract(round_trials(record, r), dense)
+        if len(d) > 1 and ((d < 0).all() or (d > 0).all()):
+            paired["below" if d[0] < 0 else "above"].append(float(acc["fraction"][r]))
+    labels = {k: ", ".join(fraction_label(f) for f in v) for k, v in paired.items()}
+    paired_note = ("with one trial there is no pairing to read" if len(dense) < 2 else
+                   "; ".join(f"{side} it in every trial at {labels[side]} of the weights"
+                             for side in ("below", "above") if paired[side])
+                   or "on neither side of it in every trial at any pruned round")
     return {"dense": float(acc["mean"][0]), "tol": tol, "within": within,
+            "paired_below": paired["below"], "paired_above": paired["above"],
+            "paired_note": paired_note,
             "within_label": fraction_label(within) if within is not None else "none",
             "within_note": f"down to {fraction_label(within)} of the weights"
             if within is not None else

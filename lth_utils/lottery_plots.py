@@ -70,6 +70,15 @@ def mark_horizon(ax, record: dict, last: float = 0.1) -> None:
     ax.set_ylim(0, 1.06 * T)
 
 
+def curve_rounds(record: dict, arms=("ticket", "reinit")) -> list[int]:
+    """The rounds :func:`plot_accuracy_curves` draws by default: among the dense network and
+    the rounds that trained every arm in ``arms``, those nearest the paper's 100, 51, 21, 7, 3.6
+    and 1.9% (:func:`lth_utils.records.nearest_rounds`)."""
+    have = [i for i, e in enumerate(record["rounds"])
+            if i == 0 or all(a in e["arms"] for a in arms)]
+    return [have[j] for j in nearest_rounds({"rounds": [record["rounds"][i] for i in have]})]
+
+
 def plot_accuracy_curves(record: dict, arms=("ticket", "reinit"), rounds: list[int] | None = None,
                          axes=None):
     """The paper's Figure 3: test accuracy over training at several sparsities, one panel (row)
@@ -79,10 +88,8 @@ def plot_accuracy_curves(record: dict, arms=("ticket", "reinit"), rounds: list[i
     nearest the paper's 100, 51, 21, 7, 3.6 and 1.9% (:func:`lth_utils.records.nearest_rounds`).
     ``axes``: one axes per arm to draw in. Returns the figure.
     """
-    if rounds is None:   # the paper's sparsities, among the rounds that trained every arm
-        have = [i for i, e in enumerate(record["rounds"])
-                if i == 0 or all(a in e["arms"] for a in arms)]
-        rounds = [have[j] for j in nearest_rounds({"rounds": [record["rounds"][i] for i in have]})]
+    if rounds is None:
+        rounds = curve_rounds(record, arms)
     arms = [a for a in arms if round_curves(record, max(rounds), a) is not None]
     if axes is None:
         fig, axes = plt.subplots(len(arms), 1, figsize=(7, 0.6 + 3 * len(arms)), sharex=True,
@@ -118,7 +125,9 @@ def plot_early_stop(record: dict, key: str = "early_stop_test_acc",
     """``key`` at early stop vs weights remaining (log x, reversed) for each arm in the record.
 
     ``key`` is "early_stop_test_acc" or "early_stop_iteration". Markers: mean over trials;
-    error bars: min–max over trials. A dotted line marks the dense network. A point (an arm at one
+    error bars: min–max over trials. A dotted line marks the dense network. A control trained at
+    fewer sparsities than the ticket is joined by thin dashes: between its markers nothing was
+    trained, and a solid line would draw values no run measured. A point (an arm at one
     sparsity) whose early stop falls in the last ``last`` of training in *any* of its trials
     (:func:`lth_utils.records.late_flags`) is drawn hollow: its mean includes a run whose
     validation loss was still falling when training ended. For "early_stop_iteration" the
@@ -129,14 +138,17 @@ def plot_early_stop(record: dict, key: str = "early_stop_test_acc",
         _, ax = plt.subplots(figsize=(6.4, 4.6), layout="constrained")
     labels = {**LABELS, **(labels or {})}
     flagged = False
+    levels = len(arm_summary(record, "ticket", key)["fraction"])
     for arm in arms:
         s = arm_summary(record, arm, key)
         if s is None:
             continue
         marker = "o" if arm != "oneshot" else "s"
         err = np.vstack([s["mean"] - s["lo"], s["hi"] - s["mean"]])
+        gaps = arm in ("reinit", "random_mask") and len(s["fraction"]) < levels
         ax.errorbar(s["fraction"], s["mean"], yerr=err, color=COLORS[arm], label=labels[arm],
-                    marker=marker, ms=4, lw=1.4, capsize=2)
+                    marker=marker, ms=4, lw=0.9 if gaps else 1.4, ls="--" if gaps else "-",
+                    capsize=2)
         late = late_flags(record, arm, last)
         if late.any():
             flagged = True

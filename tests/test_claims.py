@@ -81,6 +81,26 @@ def test_near_dense_reads_the_ticket_against_the_dense_range():
     assert near["above_note"] == "never above it" and near["best_gain"] < 0
 
 
+def test_near_dense_pairs_each_trial_with_its_own_dense_network():
+    rec = make_record({})                              # dense: 0.95 in both trials
+    rec["rounds"][0]["arms"]["ticket"][1]["early_stop_test_acc"] = 0.97
+    # round 1: below its own dense in both trials, though trial 1 is above trial 0's dense
+    for m, acc in zip(rec["rounds"][1]["arms"]["ticket"], (0.94, 0.96)):
+        m["early_stop_test_acc"] = acc
+    for m, acc in zip(rec["rounds"][2]["arms"]["ticket"], (0.96, 0.98)):   # above in both
+        m["early_stop_test_acc"] = acc
+    for m, acc in zip(rec["rounds"][3]["arms"]["ticket"], (0.96, 0.96)):   # one each way
+        m["early_stop_test_acc"] = acc
+    near = claims.near_dense(rec)
+    assert near["paired_below"] == [0.8] and near["paired_above"] == [0.64]
+    assert near["paired_note"] == ("below it in every trial at 80.0% of the weights; above it "
+                                   "in every trial at 64.0% of the weights")
+    one = make_record({})
+    for r in one["rounds"]:
+        r["arms"]["ticket"] = r["arms"]["ticket"][:1]
+    assert claims.near_dense(one)["paired_note"] == "with one trial there is no pairing to read"
+
+
 
 def set_acc(record: dict, r: int, arm: str, accs) -> None:
     for m, a in zip(record["rounds"][r]["arms"][arm], accs):

@@ -379,3 +379,29 @@ def test_two_se_refuses_an_accuracy_outside_0_1(p):
 def test_two_se_refuses_fewer_than_one_test_image(n):
     with pytest.raises(ValueError, match="how many test images.*at least 1"):
         records.two_se(0.9, n)
+
+
+def test_controls_trained_at_fewer_sparsities_are_joined_by_dashes():
+    # controls at every round: solid; controls only at the sparsest round: dashed, since
+    # nothing was trained between the dense network and that round
+    def styles(rec):
+        ax = lottery_plots.plot_early_stop(rec, "early_stop_test_acc")
+        colors = {to_hex(lottery_plots.COLORS[a]): a for a in ("ticket", "reinit", "random_mask")}
+        return {colors[to_hex(line.get_color())]: line.get_linestyle() for line in ax.lines
+                if len(line.get_xdata()) > 1 and to_hex(line.get_color()) in colors
+                and line.get_linestyle() != "None"}       # markers only: hollow points
+    assert styles(CLEAN) == {"ticket": "-", "reinit": "-", "random_mask": "-"}
+    sparse = make_record({})
+    for r in (1, 2):
+        for arm in ("reinit", "random_mask"):
+            del sparse["rounds"][r]["arms"][arm]
+    assert styles(sparse) == {"ticket": "-", "reinit": "--", "random_mask": "--"}
+    plt.close("all")
+
+
+def test_curve_rounds_are_the_rounds_every_arm_trained_nearest_the_papers():
+    rec = make_record({})               # rounds at 80%, 64% and 51.2% of the weights
+    assert lottery_plots.curve_rounds(rec) == [0, 3]            # 51.2% is nearest 51% and 21%
+    del rec["rounds"][3]["arms"]["reinit"]
+    assert lottery_plots.curve_rounds(rec) == [0, 2]            # without it, 64% is nearest
+    assert lottery_plots.curve_rounds(rec, arms=("ticket",)) == [0, 3]
