@@ -405,3 +405,23 @@ def test_curve_rounds_are_the_rounds_every_arm_trained_nearest_the_papers():
     del rec["rounds"][3]["arms"]["reinit"]
     assert lottery_plots.curve_rounds(rec) == [0, 2]            # without it, 64% is nearest
     assert lottery_plots.curve_rounds(rec, arms=("ticket",)) == [0, 3]
+
+
+def test_paper_comparison_says_where_the_record_stops_and_where_controls_are_missing():
+    def ours(rec):
+        return {r["claim"]: r["ours"] for r in records.paper_comparison(rec)}
+    rec = make_record({})                                  # every accuracy 0.95
+    for r in (2, 3):
+        for m in rec["rounds"][r]["arms"]["reinit"]:
+            m["early_stop_test_acc"] = 0.9
+    row = ours(rec)
+    # the ticket never falls below dense: the record's last round, not a measured limit
+    assert row["ticket stays at or above dense accuracy down to"] == \
+        "at least to 51.2%, the record's sparsest round"
+    assert row["random reinitialisation is below dense accuracy from"] == "64.0% on"
+    del rec["rounds"][2]["arms"]["reinit"]                 # no control at 64%
+    assert ours(rec)["random reinitialisation is below dense accuracy from"] == \
+        "between 80.0% and 51.2% (no controls in between)"
+    for m in rec["rounds"][3]["arms"]["ticket"]:
+        m["early_stop_test_acc"] = 0.9
+    assert ours(rec)["ticket stays at or above dense accuracy down to"] == "64.0%"
