@@ -249,3 +249,21 @@ def evaluate(template: nn.Sequential, params: Params, x: torch.Tensor, y: torch.
             .view(k, -1).sum(1)
         correct += (logits.argmax(-1) == yy).sum(1)
     return loss / len(y), correct / len(y)
+
+
+@torch.no_grad()
+def correct(template: nn.Sequential, params: Params, x: torch.Tensor, y: torch.Tensor,
+            chunk: int = 5000) -> torch.Tensor:
+    """Each of K members' answers image by image: a (K, N) float tensor, 1 where member k
+    classifies image n correctly, 0 where not, on the device of ``x``. ``params`` are stacked
+    in PyTorch's layout (e.g. ``PopulationRun.early_stop_params``); the template is evaluated
+    in eval mode and left in the mode it was in. Its mean over images is :func:`evaluate`'s
+    accuracy; differences between two rows are what :func:`lth_utils.records.paired_two_se`
+    reads."""
+    was = template.training
+    template.eval()
+    try:
+        return torch.cat([population_forward(template, params, x[s:s + chunk]).argmax(-1)
+                          == y[s:s + chunk] for s in range(0, len(y), chunk)], 1).float()
+    finally:
+        template.train(was)

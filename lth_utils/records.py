@@ -344,7 +344,8 @@ def paper_comparison(record: dict) -> list[dict]:
     f13, acc13 = _ticket_at(record, 0.135, "early_stop_test_acc")
     t = arm_summary(record, "ticket")
     stays = _stays_at_dense(t, dense_acc)
-    if stays == fraction_label(t["fraction"][-1]):    # censored by the study's last round
+    at_dense = _at_dense_levels(t, dense_acc)
+    if len(at_dense) and at_dense[-1] == len(t["fraction"]) - 1:   # censored by the last round
         stays = f"at least to {stays}, the record's sparsest round"
     rows = [
         {"claim": "ticket reaches early stop sooner than dense, at ~21% weights remaining",

@@ -93,6 +93,10 @@ def test_early_stop_weights_are_the_ones_the_early_stop_accuracy_was_measured_on
         assert t.shape == run.params[n].shape, n
     _, acc = population.evaluate(nets[0][0], best, d.test_x, d.test_y)
     assert torch.allclose(acc.cpu(), run.history.es_test_acc.to(acc.dtype), atol=1e-6)
+    # image by image, in chunks that do not divide the test set: the same accuracies
+    right = population.correct(nets[0][0], best, d.test_x, d.test_y, chunk=333)
+    assert right.shape == (2, len(d.test_y)) and set(right.unique().tolist()) <= {0.0, 1.0}
+    assert torch.allclose(right.mean(1), acc, atol=1e-6)
     for k, stop in enumerate(run.history.early_stop_iteration):
         moved = any(not torch.equal(best[n][k], run.params[n][k]) for n in best)
         assert moved == (stop < cfg.iterations), (k, stop)
