@@ -440,7 +440,9 @@ def pruning_cost(record: dict) -> list[dict]:
     Iterative pruning to round r trains r + 1 networks (the dense one, r - 1 intermediate
     tickets, then the final ticket); one-shot trains 2 (the dense one, then the pruned one).
     Rows: {"round", "fraction_remaining", "iterative_runs", "oneshot_runs",
-    "iterative_iterations", "oneshot_iterations", "iterative_acc", "oneshot_acc"} (numbers).
+    "iterative_iterations", "oneshot_iterations", "iterative_acc", "oneshot_acc"} (numbers;
+    the accuracies are means over trials) and "gap_by_trial": iterative minus one-shot accuracy
+    in each trial (a list). Trial i's two networks share θ0 and batches, so the gaps are paired.
     """
     T = record["config"]["iterations"]
     by_round = {e["round"]: e for e in record["rounds"]}
@@ -450,11 +452,16 @@ def pruning_cost(record: dict) -> list[dict]:
         r = e["rounds_equivalent"]
         if r not in by_round:
             continue
+        iterative, oneshot = by_round[r]["arms"]["ticket"], e["arms"]["oneshot"]
+        if len(iterative) != len(oneshot):
+            raise ValueError(f"round {r}: {len(iterative)} iterative trials but "
+                             f"{len(oneshot)} one-shot trials; recompute the record")
         rows.append({"round": r, "fraction_remaining": e["fraction_remaining"],
                      "iterative_runs": r + 1, "oneshot_runs": 2,
                      "iterative_iterations": (r + 1) * T, "oneshot_iterations": 2 * T,
-                     "iterative_acc": acc(by_round[r]["arms"]["ticket"]),
-                     "oneshot_acc": acc(e["arms"]["oneshot"])})
+                     "iterative_acc": acc(iterative), "oneshot_acc": acc(oneshot),
+                     "gap_by_trial": [a["early_stop_test_acc"] - b["early_stop_test_acc"]
+                                      for a, b in zip(iterative, oneshot)]})
     return rows
 
 

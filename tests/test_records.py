@@ -154,9 +154,24 @@ def test_round_state_and_tables_read_the_record():
     cost = records.pruning_cost(LATE)
     assert cost == [{"round": 3, "fraction_remaining": 0.512, "iterative_runs": 4,
                      "oneshot_runs": 2, "iterative_iterations": 4 * T, "oneshot_iterations": 2 * T,
-                     "iterative_acc": 0.95, "oneshot_acc": 0.95}]
+                     "iterative_acc": 0.95, "oneshot_acc": 0.95, "gap_by_trial": [0.0, 0.0]}]
     assert np.allclose(records.arm_summary(LATE, "ticket", "early_stop_iteration")["hi"],
                        [600, 600, 1000, 600])
+
+
+def test_pruning_cost_pairs_iterative_and_oneshot_by_trial():
+    rec = make_record({})
+    for m, acc in zip(rec["rounds"][3]["arms"]["ticket"], (0.97, 0.90)):
+        m["early_stop_test_acc"] = acc
+    for m, acc in zip(rec["oneshot"][0]["arms"]["oneshot"], (0.96, 0.93)):
+        m["early_stop_test_acc"] = acc
+    (row,) = records.pruning_cost(rec)
+    # the means say iterative loses by 1 point; trial by trial it wins one, loses one
+    assert row["iterative_acc"] - row["oneshot_acc"] == pytest.approx(-0.01)
+    assert row["gap_by_trial"] == pytest.approx([0.01, -0.03])
+    rec["oneshot"][0]["arms"]["oneshot"].pop()
+    with pytest.raises(ValueError, match="2 iterative trials but 1 one-shot"):
+        records.pruning_cost(rec)
 
 
 def test_conv_paper_comparison_names_the_best_rounds():
