@@ -39,16 +39,30 @@ def _show_figure(out, fig, dpi: int = 90, tight: bool = True) -> None:
     out.append_display_data(Image(data=buf.getvalue(), format="png"))
 
 
+STATIC_NOTE = ("<i>On this page the controls are fixed. Open the chapter in Colab or "
+               "Jupyter to move them.</i>")
+
+
 def _panel(controls: dict, state, draw, tight: bool = True):
     """A "Try it" panel: the widgets ``controls`` (attribute name -> widget, in a row) above an
     output area. On every change of a control, ``box.state = state(*values)`` and the figure
     ``draw(box.state)`` replaces the one shown; the first figure is drawn at once, so the static
-    page shows it. Returns the VBox, with each control as an attribute (``box.slider``, ...)."""
+    page shows it. Returns the VBox, with each control as an attribute (``box.slider``, ...).
+
+    When the pages are built (``LTH_PROGRESS=0``, :func:`lth_utils.progress_bars`) no kernel
+    will answer a move, so the controls are disabled and a third line under the figure says
+    where they move (Colab, Jupyter)."""
     import ipywidgets as widgets
+
+    from . import progress_bars
 
     row = list(controls.values())
     out = widgets.Output()
     box = widgets.VBox([row[0] if len(row) == 1 else widgets.HBox(row), out])
+    if not progress_bars():
+        for control in row:
+            control.disabled = True
+        box.children = (*box.children, widgets.HTML(STATIC_NOTE))
     for name, control in controls.items():
         setattr(box, name, control)
 

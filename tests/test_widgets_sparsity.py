@@ -72,10 +72,12 @@ def test_state_rejects_bad_arguments(trained):
         pruning.sparsity_state(model, d, 0.5, "per-neuron")
 
 
-def test_panel_redraws_when_slider_or_toggle_moves(trained):
+def test_panel_redraws_when_slider_or_toggle_moves(trained, monkeypatch):
+    monkeypatch.setenv("LTH_PROGRESS", "1")         # a person is watching: Jupyter, Colab
     _, model, d = trained
     box = widgets.sparsity_explorer(model, d, sparsity=0.5)
     controls, out = box.children
+    assert not box.slider.disabled and not box.scope.disabled
     assert box.slider in controls.children and box.scope in controls.children
     assert box.slider.value == 50 and box.scope.value == "layerwise"
     assert box.state["sparsity"] == 0.5 and len(out.outputs) == 1   # drawn at once (static page)
@@ -86,6 +88,16 @@ def test_panel_redraws_when_slider_or_toggle_moves(trained):
     assert box.state["scope"] == "global" and box.state["sparsity"] == 0.9
     assert box.state["fraction_remaining"]["fc3.weight"] > 0.2
     assert len(out.outputs) == 1 and "image/png" in out.outputs[0]["data"]
+    plt.close("all")
+
+
+def test_panel_on_a_built_page_is_fixed_and_says_where_to_move_it(trained, monkeypatch):
+    monkeypatch.setenv("LTH_PROGRESS", "0")         # make book: no kernel behind the page
+    _, model, d = trained
+    box = widgets.sparsity_explorer(model, d, sparsity=0.5)
+    controls, out, note = box.children
+    assert box.slider.disabled and box.scope.disabled
+    assert "Colab" in note.value and len(out.outputs) == 1   # the figure is still drawn
     plt.close("all")
 
 

@@ -54,7 +54,7 @@ def installed_copy(major: int) -> Path:
 
 @pytest.mark.parametrize("major", [7, 8])
 def test_every_panel_works_with_ipywidgets(major):
-    env = dict(os.environ, MPLBACKEND="Agg", OMP_NUM_THREADS="1")
+    env = dict(os.environ, MPLBACKEND="Agg", OMP_NUM_THREADS="1", LTH_PROGRESS="1")
     env.pop("PYTHONPATH", None)
     if int(ipywidgets.__version__.split(".")[0]) != major:
         env["PYTHONPATH"] = str(installed_copy(major))

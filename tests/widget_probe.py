@@ -73,7 +73,7 @@ def move(control) -> None:
 
 def check(name: str, build) -> dict:
     box = build()
-    top, out = box.children
+    top, out = box.children[:2]
     controls = list(top.children) if isinstance(top, ipywidgets.HBox) else [top]
     assert isinstance(out, ipywidgets.Output), f"{name}: no Output under the controls"
     assert pngs(out) == 1, f"{name}: {pngs(out)} figures drawn at once, not 1"
