@@ -58,23 +58,23 @@ def plot_pruned_weight_drift(runs: dict[str, dict[str, list[float]]], n_pruned: 
     and the lower y-axis are symlog, so step 0 and an exact 0 are drawn too. Returns the figure.
     """
     styles = styles or {}
-    fig, (left, right) = plt.subplots(2, 1, figsize=(7, 6.4))
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6.4))
     for label, r in runs.items():
         kw = styles.get(label, {})
-        line, = left.plot(r["step"], [100 * c / n_pruned for c in r["nonzero"]], label=label, **kw)
-        right.plot(r["step"], r["mean_abs"], label=label, **{"color": line.get_color(), **kw})
-    left.set_ylabel("pruned weights that are\nnonzero (%)")
-    left.set_title("How many pruned weights came back")
-    right.set_yscale("symlog", linthresh=1e-6)
-    right.set_ylabel("mean |w| of pruned\nweights (symlog)")
-    right.set_title("How big they grew")
-    for ax in (left, right):
+        line, = top.plot(r["step"], [100 * c / n_pruned for c in r["nonzero"]], label=label, **kw)
+        bottom.plot(r["step"], r["mean_abs"], label=label, **{"color": line.get_color(), **kw})
+    top.set_ylabel("pruned weights that are\nnonzero (%)")
+    top.set_title("How many pruned weights came back")
+    bottom.set_yscale("symlog", linthresh=1e-6)
+    bottom.set_ylabel("mean |w| of pruned\nweights (symlog)")
+    bottom.set_title("How big they grew")
+    for ax in (top, bottom):
         ax.set_xscale("symlog", linthresh=1)
         ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.set_xlabel("training step after pruning (symlog)")
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.legend(*left.get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0),
+    fig.legend(*top.get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0),
                ncol=legend_columns(list(runs)), fontsize=8)   # one legend below both panels
     return fig
 
