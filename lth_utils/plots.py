@@ -372,7 +372,9 @@ def plot_sparsity_grid(states: list[dict], units: int = 6):
     figure."""
     cols = int(np.ceil(units / 2))
     fig = plt.figure(figsize=(7.2, 0.5 + 2.5 * len(states)), layout="constrained")
-    outer = fig.add_gridspec(len(states), 2, width_ratios=[4.2, 0.8 * cols])
+    # the masks take about as much width as the histogram, so that each 28x28 image is about
+    # an inch wide and the two rows of them fill the height of the histogram beside them
+    outer = fig.add_gridspec(len(states), 2, width_ratios=[3.9, 1.1 * cols])
     name = next(iter(states[0]["masks"]))
     for i, state in enumerate(states):
         hist_ax = fig.add_subplot(outer[i, 0])
@@ -381,7 +383,7 @@ def plot_sparsity_grid(states: list[dict], units: int = 6):
                           f"test acc. {100 * state['test_acc']:.1f}%", fontsize=9)
         if i < len(states) - 1:
             hist_ax.set_xlabel("")
-        grid = outer[i, 1].subgridspec(2, cols, wspace=0.08, hspace=0.3)
+        grid = outer[i, 1].subgridspec(2, cols, wspace=0.05, hspace=0.05)
         mask_images(state["masks"][name][:units],
                     [fig.add_subplot(grid[r, c]) for r in range(2) for c in range(cols)])
     fig.suptitle(f"The slider at {len(states)} positions: {name.rsplit('.', 1)[0]} weights and "
