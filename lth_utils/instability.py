@@ -244,8 +244,13 @@ def study_config(network: str = "lenet", profile: str | None = None,
 
 
 def record_path(cfg: InstabilityConfig) -> Path:
-    """Where the study's record lives: ``data/results/instability-NETWORK-PROFILE.json``."""
-    return results.results_dir() / f"{cfg.name}-{cfg.profile}.json"
+    """Where the study's record lives: ``data/results/instability-NETWORK-PROFILE.json``, with
+    ``.variant-KEY`` before ``.json`` for a config that is not the book's
+    (:func:`results.variant_path`)."""
+    path = results.results_dir() / f"{cfg.name}-{cfg.profile}.json"
+    if (cfg.network, cfg.profile) in SIZES:
+        path = results.variant_path(path, cfg, study_config(cfg.network, cfg.profile))
+    return path
 
 
 def load_data(cfg: InstabilityConfig) -> Splits:

@@ -309,10 +309,14 @@ def _train_arms(cfg: StudyConfig, template, data, members: list[tuple[str, int, 
 
 
 def record_path(cfg: StudyConfig, trials: list[int] | None = None) -> Path:
-    """Where the study's record goes: ``data/results/NAME-PROFILE.json``, or with
-    ``.trials-A-B`` before ``.json`` for a part of the trials (see :func:`merge`)."""
-    return results.part_path(results.results_dir() / f"{cfg.name}-{cfg.profile}.json",
-                             trials, cfg.trials)
+    """Where the study's record goes: ``data/results/NAME-PROFILE.json``; with
+    ``.variant-KEY`` before ``.json`` for a config that is not the book's
+    (:func:`results.variant_path`), and ``.trials-A-B`` for a part of the trials (see
+    :func:`merge`)."""
+    path = results.results_dir() / f"{cfg.name}-{cfg.profile}.json"
+    if cfg.name in STUDIES and cfg.profile in PROFILES:
+        path = results.variant_path(path, cfg, study_config(cfg.name, cfg.profile))
+    return results.part_path(path, trials, cfg.trials)
 
 
 class LotteryStudy(engine.Study):

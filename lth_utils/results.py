@@ -369,6 +369,19 @@ def held_trials(record: dict) -> list[int] | None:
     return record.get("trials")
 
 
+def variant_path(path: str | Path, config: object, book_config: object) -> Path:
+    """``path`` when ``config`` is the book's own (``book_config``, what the study's
+    ``study_config`` gives at that profile); for any other config, the same name with
+    ``.variant-KEY`` (8 characters of :func:`config_key`) before ``.json``. A study run with
+    changed settings (an exercise's dropout, a learning rate) so never replaces the book's
+    record, which a chapter would then have to retrain, and each variant keeps its own cache."""
+    path = Path(path)
+    mine = config_dict(config)
+    if mine == config_dict(book_config):
+        return path
+    return path.with_name(f"{path.stem}.variant-{config_key(mine)[:8]}{path.suffix}")
+
+
 def part_path(path: str | Path, trials: list[int] | None, n: int) -> Path:
     """``path``, or for a part of a study's ``n`` trials the same name with ``.trials-A-B``
     (or ``.trials-0_2``) before ``.json``, so that the parts of one study never share a file."""

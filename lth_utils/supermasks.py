@@ -363,10 +363,13 @@ def _trial(seed: int, data, cfg: SupermaskConfig) -> dict:
 
 def record_path(cfg: SupermaskConfig, trials: list[int] | None = None) -> Path:
     """Where the study's record lives: ``data/results/supermasks-lenet-mnist-PROFILE.json``
-    (a part of the trials: ``...-PROFILE.trials-A-B.json``, see :func:`merge`)."""
-    from .results import part_path, results_dir
-    return part_path(results_dir() / f"supermasks-lenet-mnist-{cfg.profile}.json", trials,
-                     cfg.trials)
+    (a part of the trials: ``...-PROFILE.trials-A-B.json``, see :func:`merge`; a config that
+    is not the book's: ``...-PROFILE.variant-KEY.json``, see :func:`results.variant_path`)."""
+    from .results import part_path, results_dir, variant_path
+    path = results_dir() / f"supermasks-lenet-mnist-{cfg.profile}.json"
+    if cfg.profile in SIZES:
+        path = variant_path(path, cfg, study_config(cfg.profile))
+    return part_path(path, trials, cfg.trials)
 
 
 def held_trials(record: dict) -> list[int]:

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from lth_utils import instability as ins
-from lth_utils import models
+from lth_utils import models, results
 from lth_utils.training import TrainConfig
 
 
@@ -172,13 +172,15 @@ def test_split_by_trials_then_merge_equals_one_run(mnist_small, tmp_path, monkey
     cfg, quiet = tiny(trials=3), dict(data=mnist_small, log=lambda s: None)
     whole = ins.run_study(cfg, tmp_path / "whole.json", **quiet)
     parts = [ins.run_study(cfg, trials=ts, **quiet) for ts in ([2], [0, 1])]
-    assert (tmp_path / "instability-lenet-quick.trials-0-1.json").exists()
+    # the tiny config is not the book's: its parts carry a .variant-KEY, never the book's name
+    part01 = results.part_path(ins.record_path(cfg), [0, 1], 3)
+    assert part01.exists() and part01.name.startswith("instability-lenet-quick.variant-")
+    assert part01.name.endswith(".trials-0-1.json")
     merged = ins.merge(parts)
     assert merged["paths"] == whole["paths"] and merged["imp"] == whole["imp"]
     assert [p["trials"] for p in merged["merged_from"]] == [[2], [0, 1]]
     with pytest.raises(ValueError, match="holds trials"):
-        ins.run_study(cfg, tmp_path / "instability-lenet-quick.trials-0-1.json", trials=[2],
-                      **quiet)
+        ins.run_study(cfg, part01, trials=[2], **quiet)
 
 
 # ----------------------------------------------------------------------------- readers, figures

@@ -32,6 +32,31 @@ def test_every_committed_study_record_has_exactly_one_owner():
         assert stem.startswith(study.name) or study.name.startswith("instability"), path.name
 
 
+def test_the_books_configs_have_the_books_record_paths_and_a_changed_config_another(
+        tmp_path, monkeypatch):
+    """Every study's own config at every profile writes NAME-PROFILE.json (the committed
+    records' names); the same study with one setting changed (an exercise's dropout or learning
+    rate) writes a .variant-KEY file of its own, so it never replaces the book's record."""
+    monkeypatch.setenv("LTH_RESULTS_DIR", str(tmp_path))
+    for study in studies.STUDIES.values():
+        for profile in ("quick", "standard", "paper"):
+            cfg = study.config(profile)
+            path = study.path(cfg, None)
+            assert ".variant-" not in path.name, (study.name, profile, path.name)
+            if dataclasses.is_dataclass(cfg) and study.name != "ch12-lenet":
+                field = "lr" if hasattr(cfg, "lr") else "iterations"
+                changed = dataclasses.replace(cfg, **{field: getattr(cfg, field) * 2})
+                other = study.path(changed, None)
+                assert other.name.startswith(path.stem + ".variant-"), (study.name, other)
+                assert other.suffix == ".json" and other != path
+                assert study.path(dataclasses.replace(changed), None) == other   # stable
+    committed = {p.name for p in (ROOT / "data" / "results").glob("*.json")}
+    for name in ("lenet-mnist-standard.json", "conv2-cifar10-standard.json",
+                 "instability-lenet-standard.json", "prune-at-init-standard.json",
+                 "transfer-lenet-standard.json", "supermasks-lenet-mnist-standard.json"):
+        assert name in committed, name
+
+
 def _tiny_instability(monkeypatch):
     """The instability study at a unit test's size, under its CLI name."""
     def tiny(profile):
@@ -50,9 +75,9 @@ def test_split_on_the_command_line_then_merge_equals_one_run(tmp_path, monkeypat
     run = ["study", "instability-lenet", "--no-progress"]
     assert cli.main(run + ["--trials", "1"]) == 0
     assert cli.main(run + ["--trials", "0"]) == 0
-    parts = sorted(tmp_path.glob("instability-lenet-quick.trials-*.json"))
-    assert [p.name for p in parts] == ["instability-lenet-quick.trials-0-0.json",
-                                       "instability-lenet-quick.trials-1-1.json"]
+    # the tiny config is not the book's, so its records carry a .variant-KEY
+    parts = sorted(tmp_path.glob("instability-lenet-quick.variant-*.trials-*.json"))
+    assert [p.name.split(".", 2)[2] for p in parts] == ["trials-0-0.json", "trials-1-1.json"]
     merged = tmp_path / "merged.json"
     assert cli.main(["merge", *map(str, parts), "--out", str(merged)]) == 0
     assert "2 trials" in capsys.readouterr().out
