@@ -247,10 +247,10 @@ def record_path(cfg: InstabilityConfig) -> Path:
     """Where the study's record lives: ``data/results/instability-NETWORK-PROFILE.json``, with
     ``.variant-KEY`` before ``.json`` for a config that is not the book's
     (:func:`results.variant_path`)."""
-    path = results.results_dir() / f"{cfg.name}-{cfg.profile}.json"
-    if (cfg.network, cfg.profile) in SIZES:
-        path = results.variant_path(path, cfg, study_config(cfg.network, cfg.profile))
-    return path
+    book = study_config(cfg.network, cfg.profile) if (cfg.network, cfg.profile) in SIZES \
+        else None
+    return results.variant_path(results.results_dir() / f"{cfg.name}-{cfg.profile}.json",
+                                cfg, book)
 
 
 def load_data(cfg: InstabilityConfig) -> Splits:

@@ -313,9 +313,10 @@ def record_path(cfg: StudyConfig, trials: list[int] | None = None) -> Path:
     ``.variant-KEY`` before ``.json`` for a config that is not the book's
     (:func:`results.variant_path`), and ``.trials-A-B`` for a part of the trials (see
     :func:`merge`)."""
-    path = results.results_dir() / f"{cfg.name}-{cfg.profile}.json"
-    if cfg.name in STUDIES and cfg.profile in PROFILES:
-        path = results.variant_path(path, cfg, study_config(cfg.name, cfg.profile))
+    book = study_config(cfg.name, cfg.profile) \
+        if cfg.name in STUDIES and cfg.profile in PROFILES else None
+    path = results.variant_path(results.results_dir() / f"{cfg.name}-{cfg.profile}.json",
+                                cfg, book)
     return results.part_path(path, trials, cfg.trials)
 
 

@@ -324,10 +324,9 @@ def _at_dense_levels(summary: dict, dense_acc: float) -> np.ndarray:
     return np.flatnonzero(ok[1:]) + 1
 
 
-def _stays_at_dense(summary: dict, dense_acc: float) -> str:
-    """The sparsest level down to which the ticket's mean accuracy (an :func:`arm_summary`)
-    never falls below ``dense_acc``, as a label; a dash and the first level if it does at once."""
-    levels = _at_dense_levels(summary, dense_acc)
+def _stays_at_dense(summary: dict, levels: np.ndarray) -> str:
+    """The sparsest of ``levels`` (:func:`_at_dense_levels` of the ticket's
+    :func:`arm_summary`) as a label; a dash and the first level if there are none."""
     return fraction_label(summary["fraction"][levels].min()) if len(levels) else \
         f"— (below dense already at {fraction_label(summary['fraction'][1])})"
 
@@ -343,8 +342,8 @@ def paper_comparison(record: dict) -> list[dict]:
     f21, it21 = _ticket_at(record, 0.21, "early_stop_iteration")
     f13, acc13 = _ticket_at(record, 0.135, "early_stop_test_acc")
     t = arm_summary(record, "ticket")
-    stays = _stays_at_dense(t, dense_acc)
     at_dense = _at_dense_levels(t, dense_acc)
+    stays = _stays_at_dense(t, at_dense)
     if len(at_dense) and at_dense[-1] == len(t["fraction"]) - 1:   # censored by the last round
         stays = f"at least to {stays}, the record's sparsest round"
     rows = [
@@ -404,10 +403,10 @@ def conv_paper_comparison(record: dict) -> list[dict]:
     acc = arm_summary(record, "ticket")
     late = late_flags(record, "ticket")
     fast, best = ticket_extremes(record)
-    stays = _stays_at_dense(acc, acc["mean"][0])
+    at_dense = _at_dense_levels(acc, acc["mean"][0])
+    stays = _stays_at_dense(acc, at_dense)
     dense = round_trials(record, 0)
-    if any(compare_ranges(round_trials(record, r), dense) != "above"
-           for r in _at_dense_levels(acc, acc["mean"][0])):
+    if any(compare_ranges(round_trials(record, r), dense) != "above" for r in at_dense):
         stays += " (in mean; trial ranges overlap)"   # a mean above, not the trials
     rows = [
         {"claim": "ticket reaches early stop sooner than dense, at best",

@@ -369,13 +369,17 @@ def held_trials(record: dict) -> list[int] | None:
     return record.get("trials")
 
 
-def variant_path(path: str | Path, config: object, book_config: object) -> Path:
+def variant_path(path: str | Path, config: object, book_config: object | None) -> Path:
     """``path`` when ``config`` is the book's own (``book_config``, what the study's
     ``study_config`` gives at that profile); for any other config, the same name with
     ``.variant-KEY`` (8 characters of :func:`config_key`) before ``.json``. A study run with
     changed settings (an exercise's dropout, a learning rate) so never replaces the book's
-    record, which a chapter would then have to retrain, and each variant keeps its own cache."""
+    record, which a chapter would then have to retrain, and each variant keeps its own cache.
+    ``path`` too when the book has no such study (``book_config`` None) or the config has a
+    ``name`` of its own, which already gives it its own file."""
     path = Path(path)
+    if book_config is None or getattr(config, "name", None) != getattr(book_config, "name", None):
+        return path
     mine = config_dict(config)
     if mine == config_dict(book_config):
         return path

@@ -366,9 +366,8 @@ def record_path(cfg: SupermaskConfig, trials: list[int] | None = None) -> Path:
     (a part of the trials: ``...-PROFILE.trials-A-B.json``, see :func:`merge`; a config that
     is not the book's: ``...-PROFILE.variant-KEY.json``, see :func:`results.variant_path`)."""
     from .results import part_path, results_dir, variant_path
-    path = results_dir() / f"supermasks-lenet-mnist-{cfg.profile}.json"
-    if cfg.profile in SIZES:
-        path = variant_path(path, cfg, study_config(cfg.profile))
+    book = study_config(cfg.profile) if cfg.profile in SIZES else None
+    path = variant_path(results_dir() / f"supermasks-lenet-mnist-{cfg.profile}.json", cfg, book)
     return part_path(path, trials, cfg.trials)
 
 

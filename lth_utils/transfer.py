@@ -230,10 +230,9 @@ def record_path(cfg: TransferConfig, trials: list[int] | None = None) -> Path:
     """Where the study's record lives: ``data/results/transfer-lenet-PROFILE.json`` (a part
     of the trials: ``...-PROFILE.trials-A-B.json``, see :func:`merge`; a config that is not
     the book's: ``...-PROFILE.variant-KEY.json``, see :func:`results.variant_path`)."""
-    path = results.results_dir() / f"{cfg.name}-{cfg.profile}.json"
     book = transfer_config(cfg.profile) if cfg.profile in SIZES else None
-    if book is not None and cfg.name == book.name:    # another name has its own file already
-        path = results.variant_path(path, cfg, book)
+    path = results.variant_path(results.results_dir() / f"{cfg.name}-{cfg.profile}.json",
+                                cfg, book)
     return results.part_path(path, trials, cfg.trials)
 
 
