@@ -326,9 +326,15 @@ def _at_dense_levels(summary: dict, dense_acc: float) -> np.ndarray:
 
 def _stays_at_dense(summary: dict, levels: np.ndarray) -> str:
     """The sparsest of ``levels`` (:func:`_at_dense_levels` of the ticket's
-    :func:`arm_summary`) as a label; a dash and the first level if there are none."""
-    return fraction_label(summary["fraction"][levels].min()) if len(levels) else \
-        f"— (below dense already at {fraction_label(summary['fraction'][1])})"
+    :func:`arm_summary`) as a label; a dash and the first level if there are none. If the
+    ticket is still at dense in the record's sparsest round, the record ends the measurement:
+    "at least to X, the record's sparsest round"."""
+    if not len(levels):
+        return f"— (below dense already at {fraction_label(summary['fraction'][1])})"
+    label = fraction_label(summary["fraction"][levels].min())
+    if levels[-1] == len(summary["fraction"]) - 1:       # censored by the last round
+        return f"at least to {label}, the record's sparsest round"
+    return label
 
 
 def paper_comparison(record: dict) -> list[dict]:
@@ -344,8 +350,6 @@ def paper_comparison(record: dict) -> list[dict]:
     t = arm_summary(record, "ticket")
     at_dense = _at_dense_levels(t, dense_acc)
     stays = _stays_at_dense(t, at_dense)
-    if len(at_dense) and at_dense[-1] == len(t["fraction"]) - 1:   # censored by the last round
-        stays = f"at least to {stays}, the record's sparsest round"
     rows = [
         {"claim": "ticket reaches early stop sooner than dense, at ~21% weights remaining",
          "paper": "38% sooner",
