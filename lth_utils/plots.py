@@ -325,14 +325,15 @@ def plot_sparsity_state(state: dict, fig=None, units: int = 16):
     top = outer[0].subgridspec(1, 2, width_ratios=[2, 3], wspace=0.35)
     acc_ax, layer_ax = fig.add_subplot(top[0, 0]), fig.add_subplot(top[0, 1])
     accs = [state["dense_acc"], state["test_acc"]]
-    acc_ax.bar([0, 1], accs, color=[COLORS["dense"], SCOPE_COLORS[state["scope"]]])
+    acc_ax.bar([0, 1], accs, width=0.6,
+               color=[COLORS["dense"], SCOPE_COLORS[state["scope"]]])
     for x, v in enumerate(accs):
         acc_ax.annotate(f"{100 * v:.1f}%", (x, v), ha="center", va="bottom", fontsize=8,
                         xytext=(0, 2), textcoords="offset points")
     acc_ax.axhline(0.1, color="k", ls=":", lw=1)
-    acc_ax.annotate("chance", (1.55, 0.1), ha="right", va="bottom", fontsize=8)
+    acc_ax.annotate("chance", (1.88, 0.1), ha="right", va="bottom", fontsize=8)  # beside the bars
     acc_ax.set_xticks([0, 1], ["dense", "pruned"])
-    acc_ax.set_xlim(-0.6, 1.6)
+    acc_ax.set_xlim(-0.5, 1.9)
     acc_ax.set_ylim(0, 1.1)
     percent_axis(acc_ax, "y")
     acc_ax.set_xlabel("network")

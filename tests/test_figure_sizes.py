@@ -126,3 +126,20 @@ def test_provenance_breaks_into_lines_that_fit():
     (text,) = fig.texts
     assert text.get_text().replace("\n", " · ") == " · ".join([records.provenance(LATE)] * 2)
     plt.close(fig)
+
+
+@pytest.mark.parametrize("pruned_acc", [0.11, 0.98])
+def test_sparsity_state_chance_label_clear_of_the_bars(lenet, pruned_acc):
+    """Chapter 2's slider figure: the 'chance' label beside the chance line overlaps no bar,
+    whatever the pruned network scores."""
+    before, after, data = lenet
+    state = dict(pruning.sparsity_state(after, data, 0.9), test_acc=pruned_acc)
+    fig = plots.plot_sparsity_state(state)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    (label,) = [t for t in ax.texts if t.get_text() == "chance"]
+    box = label.get_window_extent(renderer)
+    assert ax.patches and not any(p.get_window_extent(renderer).overlaps(box)
+                                  for p in ax.patches)
+    plt.close(fig)
