@@ -7,16 +7,21 @@ Two probes, each a study of :mod:`lth_utils.engine` (``python -m lth_utils study
   and 18 (21%, 3.6%, 1.9% weights left) as three arms each (the one-shot ticket at θ0, the same
   mask with a new random initialisation, a random mask of the same per-layer sparsity at θ0).
   The standard profile's horizon of the lottery studies (``lottery.SIZES``) was chosen from it.
+* ``horizon-conv2-cifar10`` (chapter 7): the same probe for the Conv-2 lottery study (its
+  width, data, optimiser and trial 0's seeds) at the sparsity of its sparsest controls (round
+  7, 4.5% weights left), trained twice the study's horizon: the study's controls there stop
+  in the last tenth of its 20,000 iterations, and this measures where they would stop.
 * ``horizon-prune-at-init`` (chapter 10): every method's mask at θ0 (trial 0's seeds of the
   prune-at-init study) at two sparsities, trained as one population.
 
 Each writes where each validation loss reaches its minimum and every validation curve, with the
 config, code version, device and wall time, to ``data/results/horizon-NAME.json`` (the quick
-profile, for tests: ``horizon-NAME-quick.json``). The standard probes take about 12 and 20
-minutes on one CPU core.
+profile, for tests: ``horizon-NAME-quick.json``). The standard probes take about 12 (LeNet), 20
+(prune-at-init) and 75 minutes (Conv-2) on one CPU core.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -34,11 +39,21 @@ LENET_SIZES = {
     "standard": dict(dense_iterations=20_000, sparse_iterations=30_000, rounds=[7, 15, 18],
                      eval_every=100),
 }
+# the Conv-2 lottery study's probe: its sparsest controls' round, twice its horizon; the test
+# curve on the study's grid, so that the accuracy at the study's horizon can be read off;
+# "study": the profile of the lottery study whose network, data and seeds it trains
+CONV2_SIZES = {
+    "quick": dict(study="quick", dense_iterations=400, sparse_iterations=800, rounds=[3],
+                  eval_every=50, test_every=200),
+    "standard": dict(study="standard", dense_iterations=20_000, sparse_iterations=40_000,
+                     rounds=[7], eval_every=250, test_every=1000),
+}
 PAI_SIZES = {
     "quick": dict(sparsities=[0.9, 0.98], iterations=300, eval_every=100),
     "standard": dict(sparsities=[0.98, 0.995], iterations=40_000, eval_every=500),
 }
-NAMES = ("lenet-mnist", "prune-at-init")
+NAMES = ("lenet-mnist", "conv2-cifar10", "prune-at-init")
+ONE_SHOT = {"lenet-mnist": LENET_SIZES, "conv2-cifar10": CONV2_SIZES}   # the one-shot probes
 
 
 def _sizes(table: dict, profile: str | None) -> tuple[str, dict]:
@@ -54,6 +69,13 @@ def lenet_config(profile: str | None = None) -> dict:
     return dict(_sizes(LENET_SIZES, profile)[1])
 
 
+def conv2_config(profile: str | None = None) -> dict:
+    """The chapter 7 probe's config at ``profile``; the rest of its settings (width, data,
+    optimiser, learning rate, per-layer rates, seeds) are the Conv-2 lottery study's at the
+    same profile (``standard`` for ``paper``)."""
+    return dict(_sizes(CONV2_SIZES, profile)[1])
+
+
 def pai_config(profile: str | None = None) -> dict:
     """The chapter 10 probe's config at ``profile``; the rest of the prune-at-init study's
     settings (batch size, learning rate, scoring batches, SynFlow rounds) are its ``standard``
@@ -65,70 +87,93 @@ def pai_config(profile: str | None = None) -> dict:
 
 def record_path(name: str, config: dict) -> Path:
     """``data/results/horizon-NAME.json`` (``horizon-NAME-quick.json`` at the quick sizes)."""
-    quick = config == (lenet_config("quick") if name == "lenet-mnist" else pai_config("quick"))
+    quick = config == globals()["config"](name, "quick")
     return results.results_dir() / f"horizon-{name}{'-quick' if quick else ''}.json"
-
-
-def _params(seed: int) -> dict[str, torch.Tensor]:
-    return {n: p.detach() for n, p in models.build("lenet", seed).named_parameters()}
 
 
 def _curve(history, k: int) -> list[float]:
     return [round(v, 5) for v in history.val_loss[k].tolist()]
 
 
-class LenetHorizon(engine.Study):
-    """Units: ``dense`` (the dense network), ``sparse`` (the nine sparse arms)."""
+class OneShotHorizon(engine.Study):
+    """The probes of :data:`ONE_SHOT`. Units: ``dense`` (the dense network), ``sparse`` (three
+    arms a round: the one-shot ticket, its reinitialisation, a random mask at θ0)."""
     kind = "horizon"
 
-    def __init__(self, config: dict, progress: bool | None = None):
+    def __init__(self, name: str, config: dict, progress: bool | None = None):
         super().__init__(config)
-        self.progress = progress
+        self.name, self.progress = name, progress
 
     def start(self) -> dict:
         return {"dense": {}, "sparse": []}
 
     def prepare(self, state: dict) -> None:
-        self.data = data_mod.load("mnist")
-        self.template = models.build("lenet")
+        from . import lottery
+        if self.name == "lenet-mnist":    # the paper's LeNet: TrainConfig's defaults
+            self.data = data_mod.load("mnist")
+            self.template = models.build("lenet")
+            self.init = lambda seed: {n: p.detach() for n, p in
+                                      models.build("lenet", seed).named_parameters()}
+            self.base = training.TrainConfig()
+            self.rates = pruning.paper_rates("lenet", masks.ones(self.template))
+            return
+        cfg = lottery.study_config(self.name, self.config["study"])
+        d = data_mod.load(cfg.dataset, val_size=cfg.val_size, train_subset=cfg.train_subset)
+        self.template = models.build(cfg.model, 0, width=cfg.width)
+        self.data = training.images_in_layout(d, lottery.conv_layout(self.template,
+                                                                     d.train_x.device))
+        self.init = lambda seed: lottery._init(cfg, seed)
+        self.base = replace(cfg.train_config(), snapshot_at=None)
+        self.rates = lottery.layer_rates(cfg, masks.ones(self.template))
+
+    def device(self) -> str:
+        from . import device_name
+        return device_name(self.data.device)
 
     def units(self) -> list[str]:
         return ["dense", "sparse"]
 
+    def _train(self, members: list, iterations: int):
+        c = self.config
+        cfg = replace(self.base, iterations=iterations, eval_every=c["eval_every"],
+                              test_every=c.get("test_every", iterations))
+        return training.train_population(
+            self.template, stack_masks([p for p, _ in members]),
+            stack_masks([m for _, m in members]), self.data, cfg,
+            [derive_seed(0, "batches", 0)] * len(members), self.progress)
+
+    def _result(self, run, k: int) -> dict:
+        """Member ``k``'s early stop and validation curve; for a probe with its own test grid
+        (Conv-2), also its accuracy at the early stop and its test curve."""
+        out = {"early_stop_iteration": run.history.early_stop_iteration[k],
+               "val_loss": _curve(run.history, k)}
+        if "test_every" in self.config:
+            m = run.history.member(k)
+            out.update(early_stop_test_acc=m["early_stop_test_acc"],
+                       test_iteration=m.get("test_iteration", m["iteration"]),
+                       test_acc=m["test_acc"])
+        return out
+
     def step(self, unit: str, state: dict) -> None:
-        c, d, template = self.config, self.data, self.template
-        theta0 = _params(derive_seed(0, "init", 0))
-        seed = [derive_seed(0, "batches", 0)]
+        c, template = self.config, self.template
+        theta0 = self.init(derive_seed(0, "init", 0))
         if unit == "dense":
-            cfg = training.TrainConfig(iterations=c["dense_iterations"],
-                                       test_every=c["dense_iterations"],
-                                       eval_every=c["eval_every"])
-            run = training.train_population(template, stack_masks([theta0]),
-                                            stack_masks([masks.ones(template)]), d, cfg, seed,
-                                            self.progress)
-            state["dense"] = {"early_stop_iteration": run.history.early_stop_iteration[0],
-                              "val_loss": _curve(run.history, 0)}
+            run = self._train([(theta0, masks.ones(template))], c["dense_iterations"])
+            state["dense"] = self._result(run, 0)
             state["trained"] = {n: v[0].cpu() for n, v in run.params.items()}
             return
         members, labels = [], []
         for r in c["rounds"]:
-            rates = {n: pruning.rate_for_rounds(p, r)
-                     for n, p in pruning.paper_rates("lenet", masks.ones(template)).items()}
+            rates = {n: pruning.rate_for_rounds(p, r) for n, p in self.rates.items()}
             m = pruning.l1_unstructured(state["trained"], masks.ones(template), rates)
             gen = torch.Generator().manual_seed(derive_seed(0, "mask", 0, r))
-            members += [(theta0, m), (_params(derive_seed(0, "reinit", 0, r)), m),
+            members += [(theta0, m), (self.init(derive_seed(0, "reinit", 0, r)), m),
                         (theta0, pruning.random_like(m, gen))]
             labels += [{"round": r, "fraction_remaining": masks.fraction_remaining(m),
                         "arm": a} for a in ("oneshot", "reinit", "random_mask")]
-        cfg = training.TrainConfig(iterations=c["sparse_iterations"],
-                                   test_every=c["sparse_iterations"],
-                                   eval_every=c["eval_every"])
-        run = training.train_population(template, stack_masks([p for p, _ in members]),
-                                        stack_masks([m for _, m in members]), d, cfg,
-                                        seed * len(members), self.progress)
+        run = self._train(members, c["sparse_iterations"])
         for k, label in enumerate(labels):
-            label.update(early_stop_iteration=run.history.early_stop_iteration[k],
-                         val_loss=_curve(run.history, k))
+            label.update(self._result(run, k))
         state["sparse"] = labels
         del state["trained"]
 
@@ -184,43 +229,52 @@ class PruneAtInitHorizon(engine.Study):
 def config(name: str, profile: str | None = None) -> dict:
     """The probe ``name`` (one of :data:`NAMES`) at ``profile``."""
     _check_name(name)
-    return lenet_config(profile) if name == "lenet-mnist" else pai_config(profile)
+    return {"lenet-mnist": lenet_config, "conv2-cifar10": conv2_config,
+            "prune-at-init": pai_config}[name](profile)
 
 
 def _check_name(name: str) -> None:
     if name not in NAMES:
-        raise ValueError(f"unknown horizon probe {name!r}: choose {' or '.join(NAMES)}")
+        raise ValueError(f"unknown horizon probe {name!r}: choose one of {', '.join(NAMES)}")
 
 
 def check_config(name: str, config: dict) -> None:
     """Refuse, before any training, a config the probe ``name`` cannot run: it must hold the
     fields of ``config(name)``, with whole numbers >= 1 for its iterations."""
     _check_name(name)
-    want = set(lenet_config("quick") if name == "lenet-mnist" else pai_config("quick"))
+    want = set(globals()["config"](name, "quick"))
     if not isinstance(config, dict) or not want <= set(config):
         missing = sorted(want - set(config)) if isinstance(config, dict) else sorted(want)
         raise ValueError(f"the {name} probe's config is missing {', '.join(missing)}: make it "
                          f"with horizon.config({name!r}, PROFILE)")
-    counts = {"dense_iterations", "sparse_iterations", "iterations", "eval_every"} & want
+    counts = {"dense_iterations", "sparse_iterations", "iterations", "eval_every",
+              "test_every"} & want
     results.check_counts(SimpleNamespace(**config), *sorted(counts))
+    if name == "conv2-cifar10" and config["study"] not in ("quick", "standard"):
+        raise ValueError(f"the {name} probe's 'study' is the lottery study's profile it "
+                         f"trains: 'quick' or 'standard', got {config['study']!r}")
 
 
 def run_probe(name: str, config: dict, out: str | Path | None = None,
               progress: bool | None = None, log=print) -> dict:
     """The probe's record: read if computed with ``config``, else trained and saved."""
     check_config(name, config)
-    study = (LenetHorizon if name == "lenet-mnist" else PruneAtInitHorizon)(config, progress)
+    study = OneShotHorizon(name, config, progress) if name in ONE_SHOT else \
+        PruneAtInitHorizon(config, progress)
     return engine.run(study, Path(out) if out is not None else record_path(name, config), log)
 
 
 def summary(name: str, record: dict) -> list[str]:
     """One line per network: where its validation loss reached its minimum."""
-    if name == "lenet-mnist":
+    if name in ONE_SHOT:
         T = record["config"]["sparse_iterations"]
+        def acc(a: dict) -> str:
+            return f" ({100 * a['early_stop_test_acc']:.2f}%)" if "early_stop_test_acc" in a \
+                else ""
         return [f"dense: early stop at {record['dense']['early_stop_iteration']:,} of "
-                f"{record['config']['dense_iterations']:,}"] + [
+                f"{record['config']['dense_iterations']:,}{acc(record['dense'])}"] + [
             f"{100 * a['fraction_remaining']:5.1f}% left · {a['arm']:<12} early stop at "
-            f"{a['early_stop_iteration']:>6,} of {T:,}" for a in record["sparse"]]
+            f"{a['early_stop_iteration']:>6,} of {T:,}{acc(a)}" for a in record["sparse"]]
     T = record["config"]["iterations"]
     return [f"{100 * (1 - n['sparsity']):4.1f}% left · {n['method']:<10} early stop at "
             f"{n['early_stop_iteration']:>6,} of {T:,} ({100 * n['early_stop_test_acc']:.2f}%)"

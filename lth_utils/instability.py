@@ -435,10 +435,9 @@ def merge(records: list[dict]) -> dict:
 
 def provenance(record: dict) -> str:
     """Where a figure's numbers come from, parts joined by " · "."""
-    c, v = record["config"], record.get("code_version", {})
+    c, p = record["config"], results.provenance_parts(record)
     return (f"record instability-{c['network']} · profile {c['profile']}"
             + (f" · SGD (momentum {c.get('momentum', 0.9):g}) at lr {c['lr']:g}"
                if c.get("optimizer") == "sgd" else "")
-            + f" · {c['trials']} trial(s) · {c['iterations']:,} iterations each · "
-            f"{c['points']} points a path · lth_utils {v.get('lth_utils', '?')} @ "
-            f"{v.get('git') or '?'} · {record.get('wall_time_s', 0) / 60:.1f} min of compute")
+            + f" · {p['trials']} · {c['iterations']:,} iterations each · "
+            f"{c['points']} points a path · {p['code']} · {p['compute']}")

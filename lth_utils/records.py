@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from . import results
+
 PAPER_FRACTIONS = (1.0, 0.51, 0.21, 0.07, 0.036, 0.019)   # the paper's LeNet Figure 3 curves
 ARMS = ("ticket", "reinit", "random_mask")                 # the arms of the iterative rounds
 
@@ -124,15 +126,10 @@ def provenance(record: dict) -> str:
 
     Its parts are joined by " · ", so that a figure can break it into lines between them.
     """
-    c, v = record["config"], record.get("code_version", {})
-    code = f"lth_utils {v.get('lth_utils', '?')}"
-    if v.get("git"):
-        code += f" @ {v['git']}"
-    if v.get("source_sha256"):
-        code += f" (src {v['source_sha256'][:8]})"
-    return (f"record {c['name']} · profile {c['profile']} · {c['trials']} trial(s) · "
+    c, p = record["config"], results.provenance_parts(record)
+    return (f"record {c['name']} · profile {c['profile']} · {p['trials']} · "
             f"{len(record['rounds']) - 1} rounds · {c['iterations']:,} iterations each · "
-            f"{code} · {record.get('wall_time_s', 0) / 60:.1f} min of compute")
+            f"{p['code']} · {p['compute']}")
 
 
 # --- early stops at the end of training: not a measured minimum ------------------------------

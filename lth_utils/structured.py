@@ -396,12 +396,10 @@ def compare_methods(record: dict, n_test: int | None = None, last: float = 0.1
 def provenance(record: dict) -> str:
     """Where the study's numbers come from, in two lines (what was trained; the code and the
     compute), parts joined by " · "."""
-    c, v = record["config"], record.get("code_version", {})
-    code = f"lth_utils {v.get('lth_utils', '?')}" + (f" @ {v['git']}" if v.get("git") else "")
-    return (f"record {c['name']} · {c['trials']} trials · {c['iterations']:,} + "
-            f"{c['finetune_iterations']:,} iterations\n{code} · "
-            f"{record.get('wall_time_s', 0) / 60:.1f} min of compute on "
-            f"{record.get('device', '?')}")
+    c, p = record["config"], results.provenance_parts(record)
+    return (f"record {c['name']} · {p['trials']} · {c['iterations']:,} + "
+            f"{c['finetune_iterations']:,} iterations\n{p['code']} · {p['compute']} on "
+            f"{p['device']}")
 
 
 def accuracy(model: nn.Module, data: Splits) -> float:

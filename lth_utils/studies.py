@@ -84,6 +84,7 @@ STUDIES: dict[str, Entry] = {s.name: s for s in [
     _horizon("lenet-mnist", 5, "how long LeNet must train: where each arm stops improving"),
     _lottery("lenet-fashion-mnist", 6, "IMP on LeNet-300-100, Fashion-MNIST"),
     _lottery("conv2-cifar10", 7, "IMP on Conv-2, CIFAR-10"),
+    _horizon("conv2-cifar10", 7, "how long Conv-2's sparsest controls must train"),
     _lottery("conv4-cifar10", 7, "IMP on Conv-4, CIFAR-10"),
     _lottery("conv6-cifar10", 7, "IMP on Conv-6, CIFAR-10"),
     _instability("lenet"),

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import parametrize
 
-from . import engine
+from . import engine, results
 from .masks import Masks, fraction_remaining
 from .population import Params, evaluate, population_forward, stack_masks
 
@@ -431,11 +431,9 @@ def merge(records: list[dict]) -> dict:
 
 def provenance(record: dict) -> str:
     """Where a figure's numbers come from, parts joined by " · "."""
-    c, v = record["config"], record.get("code_version", {})
-    code = f"lth_utils {v.get('lth_utils', '?')}" + (f" @ {v['git']}" if v.get("git") else "")
-    return (f"record supermasks-lenet-mnist · profile {c['profile']} · {c['trials']} trial(s) · "
-            f"{c['iterations']:,} iterations each · {code} · "
-            f"{record.get('wall_time_s', 0) / 60:.1f} min of compute")
+    c, p = record["config"], results.provenance_parts(record)
+    return (f"record supermasks-lenet-mnist · profile {c['profile']} · {p['trials']} · "
+            f"{c['iterations']:,} iterations each · {p['code']} · {p['compute']}")
 
 
 def early_stops(record: dict) -> dict[str, list] | None:

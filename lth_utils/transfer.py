@@ -361,11 +361,10 @@ def dense_acc(record: dict, dataset: str) -> float:
 
 def provenance(record: dict) -> str:
     """Where the numbers come from: profile, trials, levels, iterations, code, compute time."""
-    c, v = record["config"], record.get("code_version", {})
-    return (f"record {c['name']} · profile {c['profile']} · {c['trials']} trial(s) · "
+    c, p = record["config"], results.provenance_parts(record)
+    return (f"record {c['name']} · profile {c['profile']} · {p['trials']} · "
             f"rounds {', '.join(map(str, c['levels']))} · {c['iterations']:,} iterations each "
-            f"· lth_utils {v.get('lth_utils', '?')} @ {v.get('git') or '?'} · "
-            f"{record.get('wall_time_s', 0) / 60:.1f} min of compute")
+            f"· {p['code']} · {p['compute']}")
 
 
 def level_masks(record: dict, i: int) -> dict[str, Masks]:

@@ -81,12 +81,13 @@ def test_the_study_refuses_its_config_before_any_unit(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["lenet-mnist", "prune-at-init"])
-def test_the_committed_horizon_records_are_the_probes_cache(name):
+def test_the_committed_horizon_records_are_the_probes_cache(name):   # conv2: see ch. 7
     """The probes moved from a script onto the engine keep their records' cache keys."""
     cfg = horizon.config(name, "standard")
     path = horizon.record_path(name, cfg)
     assert path.name == f"horizon-{name}.json"
-    study = (horizon.LenetHorizon if name == "lenet-mnist" else horizon.PruneAtInitHorizon)(cfg)
+    study = horizon.OneShotHorizon(name, cfg) if name in horizon.ONE_SHOT else \
+        horizon.PruneAtInitHorizon(cfg)
     assert engine.cached(study, path) is not None
 
 
@@ -127,3 +128,28 @@ def test_an_output_in_a_missing_folder_is_refused_for_every_study(tmp_path, kind
     with pytest.raises(FileNotFoundError, match="mkdir -p"):
         results.check_output(out, kind)
     assert not (tmp_path / "no").exists()
+
+
+def test_the_conv2_horizon_probe_starts_from_the_lottery_studys_trial_0(tmp_path):
+    """The Conv-2 probe trains the lottery study's network, data and seeds: at the quick sizes
+    its dense network's validation curve is the committed quick Conv-2 record's trial 0;
+    then the three arms at the sparsest controls' round, with test curves on the study's grid
+    (the first 100 iterations of each phase, to keep the test short)."""
+    from lth_utils import lottery
+    cfg = {**horizon.config("conv2-cifar10", "quick"), "dense_iterations": 100,
+           "sparse_iterations": 100, "test_every": 100}
+    rec = horizon.run_probe("conv2-cifar10", cfg, tmp_path / "h.json", progress=False,
+                            log=lambda *a: None)
+    study = lottery.run_study(lottery.study_config("conv2-cifar10", "quick"))
+    dense = study["rounds"][0]["arms"]["ticket"][0]
+    # the same curve up to float rounding (which can move a near-tied early stop by a step
+    # with another thread count); another seed, width or data would be far off
+    assert rec["dense"]["val_loss"] == pytest.approx(dense["val_loss"][:3], rel=1e-3)
+    sparsest = study["rounds"][cfg["rounds"][0]]["fraction_remaining"]
+    assert [a["arm"] for a in rec["sparse"]] == ["oneshot", "reinit", "random_mask"]
+    for arm in rec["sparse"]:
+        assert arm["fraction_remaining"] == pytest.approx(sparsest, abs=0.01)
+        assert arm["test_iteration"] == [0, 100] and len(arm["test_acc"]) == 2
+        assert len(arm["val_loss"]) == 100 // cfg["eval_every"] + 1
+    lines = horizon.summary("conv2-cifar10", rec)
+    assert lines[0].startswith("dense: early stop at ") and lines[0].endswith("%)")

@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 
-from lth_utils import lottery_plots, records  # noqa: E402
+from lth_utils import lottery_plots, records, results  # noqa: E402
 
 T = 1000                       # the horizon: iterations trained
 FRACTIONS = [1.0, 0.8, 0.64, 0.512]
@@ -149,7 +149,11 @@ def test_round_state_and_tables_read_the_record():
     assert [r["weights left"] for r in rows] == ["100%", "80.0%", "64.0%", "51.2%"]
     assert rows[3]["oneshot"] == "95.00%" and rows[1]["oneshot"] == ""
     text = records.provenance(LATE)
-    assert text.startswith("record synthetic · profile quick · 2 trial(s) · 3 rounds")
+    assert text.startswith("record synthetic · profile quick · 2 trials · 3 rounds")
+    one = {**LATE, "config": {**LATE["config"], "trials": 1}, "device": "cpu (1 threads)"}
+    assert "· 1 trial ·" in records.provenance(one)
+    assert results.provenance_parts(one)["device"] == "cpu (1 thread)"
+    assert "(src ffffffff)" in text and "1.5 min of compute" in text
     assert "1.5 min of compute" in text
     cost = records.pruning_cost(LATE)
     assert cost == [{"round": 3, "fraction_remaining": 0.512, "iterative_runs": 4,

@@ -840,6 +840,10 @@ add("horizon", "run_probe('lenet-mnist', {})",
 add("horizon", "run_probe('lenet-mnist', the other probe's config)",
     lambda t: horizon.run_probe("lenet-mnist", horizon.config("prune-at-init", "quick"),
                                 t / "h.json"), r"(missing|lacks).*horizon\.config")
+add("horizon", "run_probe('conv2-cifar10', study='paper')",
+    lambda t: horizon.run_probe("conv2-cifar10", {**horizon.config("conv2-cifar10", "quick"),
+                                                  "study": "paper"}, t / "h.json"),
+    r"'study'.*'quick' or 'standard'")
 add("horizon", "run_probe(out='h.txt')",
     lambda t: horizon.run_probe("lenet-mnist", horizon.config("lenet-mnist", "quick"),
                                 t / "h.txt"), JSON)
