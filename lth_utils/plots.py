@@ -20,8 +20,16 @@ import torch
 
 MAX_WIDTH = 7.5   # inches: the widest a figure may be (see the module docstring)
 MIN_FONT = 8      # points: the smallest text in a figure
+# One colour per arm for the whole book (chapters 2-12 and every plotting module): the same
+# network is the same colour wherever it appears. Dashed reference lines of the dense network
+# use COLORS["dense"] too.
 COLORS = {"ticket": "#1f77b4", "reinit": "#d62728", "random_mask": "#7f7f7f",
-          "oneshot": "#ff7f0e", "dense": "#2ca02c", "layerwise": "#1f77b4", "global": "#9467bd"}
+          "oneshot": "#ff7f0e", "dense": "#2ca02c", "layerwise": "#1f77b4", "global": "#9467bd",
+          "rewound": "#8c564b",          # chapter 8: an IMP ticket rewound to θk
+          "target_ticket": "#17becf"}    # chapter 11: the target task's own ticket
+# chapter 10's pruning-at-initialisation methods (the IMP ticket is COLORS["ticket"])
+METHOD_COLORS = {"snip": "#9467bd", "grasp": "#e377c2", "synflow": "#bcbd22",
+                 "magnitude": "#ff7f0e", "random": "#7f7f7f"}
 LABELS = {"ticket": "winning ticket (reset to θ0)", "reinit": "random reinitialisation",
           "random_mask": "random mask", "oneshot": "one-shot pruning", "dense": "dense network"}
 NICE_FRACTIONS = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
