@@ -61,12 +61,13 @@ pages: env data browser
 	LTH_PROFILE=$${LTH_PROFILE:-quick} JBFLAGS="$(JBFLAGS)" CHROMIUM="$(CHROMIUM)" $(PY) -m pytest -p no:cacheprovider -q tests/test_pages.py
 
 # Slides for each chapter with Jupyter's own tool (`jupyter nbconvert --to slides`; the cells'
-# slide tags come from `python tools/slides.py --write`), from the chapters as committed: no
-# execution, so no figures or glued numbers. After `make book`,
-# `make slides SLIDES_FROM=_build/jupyter_execute/book` builds them with the book's outputs.
-SLIDES_FROM ?= book
+# slide tags come from `python tools/slides.py --write`), with no execution: each chapter as
+# `make book` last executed it (_build/jupyter_execute/book, with its figures and glued numbers)
+# when that copy is not older than the chapter, else as committed (no outputs). SLIDES_FROM=book
+# takes every chapter as committed; SLIDES_FROM=DIR the notebooks in DIR.
+SLIDES_FROM ?=
 slides: env
-	$(PY) tools/slides.py --build $(SLIDES_FROM)/[0-9][0-9]_*.ipynb
+	$(PY) tools/slides.py --build $(if $(SLIDES_FROM),$(SLIDES_FROM)/[0-9][0-9]_*.ipynb)
 
 # Colab's Python and ipywidgets (googlecolab/backend-info, 2026-08-19: Python 3.13, ipywidgets
 # 7.7.1, ipykernel 6) in a second virtual environment: torch from the registry (about 5 GB with

@@ -82,7 +82,7 @@ def _ch12_run(cfg: dict, out, trials, progress) -> dict:
 STUDIES: dict[str, Entry] = {s.name: s for s in [
     _lottery("lenet-mnist", 5, "IMP on LeNet-300-100, MNIST: tickets and controls"),
     _horizon("lenet-mnist", 5, "how long LeNet must train: where each arm stops improving"),
-    _lottery("lenet-fashion-mnist", 6, "IMP on LeNet-300-100, Fashion-MNIST"),
+    _lottery("lenet-fashion-mnist", 5, "IMP on LeNet-300-100, Fashion-MNIST"),
     _lottery("conv2-cifar10", 7, "IMP on Conv-2, CIFAR-10"),
     _horizon("conv2-cifar10", 7, "how long Conv-2's sparsest controls must train"),
     _lottery("conv4-cifar10", 7, "IMP on Conv-4, CIFAR-10"),

@@ -17,20 +17,26 @@ set by rule, so that rerunning `--write` changes nothing and a new cell gets its
 The chapters carry no exercise solutions (they live in book/solutions/), so there are none to
 skip. tests/test_slides.py checks that the committed chapters carry exactly these tags.
 
-Building. `--build` converts the notebooks as they are committed, without executing them: it
-takes seconds and needs no data or records. The slides show the prose, the code and the
-equations; figures and glued numbers appear only when the notebooks given carry outputs, e.g.
-`make slides SLIDES_FROM=_build/jupyter_execute/book` after `make book`. Before nbconvert's own
-reveal.js step, the preprocessor `MystForSlides` (nbconvert imports it from this file) makes the
-MyST that only the book's build reads into plain Markdown, and cuts what a slide cannot hold:
-a `##` heading in the middle of a cell starts a new slide (`### ` a subslide, `## References`
-and what follows are skipped), `{glue:text}` becomes the glued value (or the glue's name in
-angle brackets when the notebook has no outputs), `{cite}` the authors and year from
-book/references.bib, `{doc}` a link to that chapter's slides, an admonition a quotation with
-its title in bold; a code cell longer than LONG_CODE lines shows its first lines and says how
-many more the chapter has. reveal.js, MathJax, require.js and jQuery are linked from nbconvert's
-default CDNs (the book itself vendors its JavaScript, see tools/vendor_js.sh; the slides are
-meant for a lecture room with a network).
+Building. `--build` converts notebooks without executing them: it takes seconds and needs no
+data or records. With no notebooks named it takes each chapter as the book's last build
+executed it (_build/jupyter_execute/book/NN_name.ipynb, written by `make book`), with that
+build's figures, printed output and glued numbers, when that copy exists and is not older than
+the chapter in book/; else the chapter as committed, which shows the prose, the code and the
+equations but no outputs (:func:`slide_sources`). Before nbconvert's own reveal.js step, the
+preprocessor `MystForSlides` (nbconvert imports it from this file) makes the MyST that only the
+book's build reads into plain Markdown, and cuts what a slide cannot hold: a `##` heading in
+the middle of a cell starts a new slide (`### ` a subslide, `## References` and what follows
+are skipped), `{glue:text}` becomes the glued value (or the glue's name in angle brackets when
+the notebook has no outputs), `{cite}` the authors and year from book/references.bib, `{doc}` a
+link to that chapter's slides, an admonition a quotation with its title in bold. A slide
+scrolls (reveal_scroll), so a code cell is shown whole up to LONG_CODE lines: every cell that
+shows an algorithm (chapter 3's prune and fine-tune loop, chapter 4's two fixes, chapter 5's
+IMP loop) fits; a longer cell (the few that compute the text's numbers or hold a Check) shows
+its first lines and says how many more the chapter has. A cell's printed output appears once,
+in one block per stream (:func:`merge_streams` undoes MyST-NB's merge of the streams, which
+the executed copies keep beside the pieces it merged). reveal.js, MathJax, require.js and
+jQuery are linked from nbconvert's default CDNs (the book itself vendors its JavaScript, see
+tools/vendor_js.sh; the slides are meant for a lecture room with a network).
 """
 from __future__ import annotations
 
@@ -48,7 +54,10 @@ from nbconvert.preprocessors import Preprocessor
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "_build" / "slides"
-LONG_CODE = 15            # lines: STYLE.md's longest code cell; longer ones are cut on a slide
+EXECUTED = REPO / "_build" / "jupyter_execute" / "book"    # the chapters as `make book` ran them
+# lines: a slide scrolls, so every cell that shows an algorithm stays whole (the longest, chapter
+# 4's train_steps with its two fixes, has 28); only longer cells are cut on a slide
+LONG_CODE = 30
 NBCONVERT_OPTIONS = [
     "--to", "slides",
     "--SlidesExporter.preprocessors=['slides.MystForSlides']",
@@ -66,6 +75,20 @@ HEADING = re.compile(r"^(#{2,3}) \S")
 def chapters(repo: Path = REPO) -> list[Path]:
     """The chapter notebooks, book/NN_*.ipynb, in order."""
     return sorted((repo / "book").glob("[0-9][0-9]_*.ipynb"))
+
+
+def slide_sources(repo: Path = REPO, executed: Path | None = None) -> list[Path]:
+    """What ``--build`` converts when given no notebooks, one per chapter in order: the copy the
+    book's last build executed (``executed``, default _build/jupyter_execute/book/, with its
+    outputs) when it exists and is not older than the chapter in book/ (a chapter edited since
+    that build would show its old text), else the chapter as committed (no outputs)."""
+    executed = repo / EXECUTED.relative_to(REPO) if executed is None else executed
+    out = []
+    for chapter in chapters(repo):
+        ran = executed / chapter.name
+        fresh = ran.exists() and ran.stat().st_mtime >= chapter.stat().st_mtime
+        out.append(ran if fresh else chapter)
+    return out
 
 
 # --------------------------------------------------------------------------- tags
@@ -252,10 +275,43 @@ def shorten(code: str, keep: int = LONG_CODE) -> str:
     return "\n".join(head + [f"# ... {len(lines) - len(head)} more lines in the chapter"])
 
 
+def merge_streams(outputs: list) -> list:
+    """A code cell's ``outputs`` with its printed text shown once: each run of consecutive stream
+    outputs of one name (stdout, stderr) becomes one, after undoing MyST-NB's merge.
+
+    MyST-NB renders a cell by appending the text of every later stream of a name to the first
+    one (``coalesce_streams``, each piece right-stripped and ended by a newline) and saves the
+    executed notebook with that first output changed and the later pieces still there: printed
+    as they are, those pieces appear twice. When the first output of a name ends with exactly
+    its later pieces, put together that way, and holds more than them, that end is cut off
+    again, so the pieces stand where the cell printed them (between its figures and tables).
+    Outputs are not changed in place."""
+    outputs = [nbformat.from_dict(dict(o)) for o in outputs]
+    by_name: dict[str, list[int]] = {}
+    for i, o in enumerate(outputs):
+        if o.get("output_type") == "stream":
+            by_name.setdefault(o.get("name", "stdout"), []).append(i)
+    for first, *rest in by_name.values():
+        tail = "".join(t + "\n" for i in rest if (t := outputs[i]["text"].rstrip()))
+        head = outputs[first]["text"]
+        if tail and len(head) > len(tail) and head.endswith(tail):
+            outputs[first]["text"] = head[:-len(tail)]
+    merged: list = []
+    for o in outputs:
+        prev = merged[-1] if merged else None
+        if (o.get("output_type") == "stream" and prev is not None
+                and prev.get("output_type") == "stream" and prev.get("name") == o.get("name")):
+            prev["text"] += o["text"]
+        else:
+            merged.append(o)
+    return merged
+
+
 class MystForSlides(Preprocessor):
     """nbconvert preprocessor: the chapter's MyST as plain Markdown, one slide per ``##``
-    heading, long code cut, glue outputs dropped (see the module docstring). The notebook's
-    title (``<title>`` of the page) is its ``# `` heading."""
+    heading, long code cut, glue outputs dropped, printed text once (:func:`merge_streams`; see
+    the module docstring). The notebook's title (``<title>`` of the page) is its ``# ``
+    heading."""
 
     def preprocess(self, nb, resources):
         meta = resources.get("metadata", {})
@@ -265,8 +321,8 @@ class MystForSlides(Preprocessor):
         for cell in nb.cells:
             kind = cell.metadata.get("slideshow", {}).get("slide_type", "-")
             if cell.cell_type == "code":
-                cell.outputs = [o for o in cell.get("outputs", [])
-                                if "scrapbook" not in o.get("metadata", {})]
+                cell.outputs = merge_streams([o for o in cell.get("outputs", [])
+                                              if "scrapbook" not in o.get("metadata", {})])
                 cell.source = shorten(cell.source)
                 cells.append(cell)
                 continue
@@ -287,9 +343,10 @@ class MystForSlides(Preprocessor):
 # --------------------------------------------------------------------------- build
 
 def build(notebooks: list[Path] | None = None, out: Path = OUT) -> list[Path]:
-    """`jupyter nbconvert --to slides` on ``notebooks`` (default: every chapter as committed)
-    into ``out``, with an index.html linking them; returns the slide files, in order."""
-    notebooks = [Path(p).resolve() for p in notebooks or chapters()]
+    """`jupyter nbconvert --to slides` on ``notebooks`` (default: every chapter, from
+    :func:`slide_sources`) into ``out``, with an index.html linking them; returns the slide
+    files, in order."""
+    notebooks = [Path(p).resolve() for p in notebooks or slide_sources()]
     out.mkdir(parents=True, exist_ok=True)
     jupyter = Path(sys.executable).with_name("jupyter")
     cmd = [str(jupyter) if jupyter.exists() else "jupyter", "nbconvert", *NBCONVERT_OPTIONS,
@@ -326,8 +383,18 @@ if __name__ == "__main__":
         print("\n".join(write([Path(a) for a in args[1:]] or None))
               or "every chapter already has its slide tags")
     elif args[:1] == ["--build"]:
-        decks = build([Path(a) for a in args[1:]] or None)
-        print(f"slides: {len(decks)} decks in {OUT.relative_to(REPO)}/ "
-              f"(open {OUT.relative_to(REPO)}/index.html)")
+        given = [Path(a) for a in args[1:]] or slide_sources()
+        ran = sum(EXECUTED in p.resolve().parents for p in given)
+        decks = build(given)
+        profile = REPO / "_build" / ".profile"
+        made = (f"{ran} from {EXECUTED.relative_to(REPO)}/ (the book's last build"
+                + (f", profile {profile.read_text().strip()}" if profile.exists() else "")
+                + ": figures and numbers)" if ran else "")
+        bare = sum(p.resolve().parent == REPO / "book" for p in given)
+        other = len(given) - ran - bare
+        print(f"slides: {len(decks)} decks in {OUT.relative_to(REPO)}/, "
+              + "; ".join(filter(None, [made, f"{bare} as committed (no outputs)" * bool(bare),
+                                        f"{other} from the notebooks named" * bool(other)]))
+              + f" (open {OUT.relative_to(REPO)}/index.html)")
     else:
         sys.exit(__doc__)
