@@ -279,3 +279,31 @@ def summary(name: str, record: dict) -> list[str]:
     return [f"{100 * (1 - n['sparsity']):4.1f}% left · {n['method']:<10} early stop at "
             f"{n['early_stop_iteration']:>6,} of {T:,} ({100 * n['early_stop_test_acc']:.2f}%)"
             for n in record["networks"]]
+
+
+def beyond_horizon(record: dict, horizon: int, last: float = 0.1) -> list[dict]:
+    """What a one-shot probe with test curves (Conv-2's) says about a study that stops at
+    ``horizon`` iterations: per sparse arm, its ``early_stop_iteration`` and
+    ``early_stop_test_acc`` in the probe's longer run, its test accuracy at ``horizon``
+    (``acc_at_horizon``, the test curve's point there), ``gain`` (the first minus the second:
+    what training past the study's horizon bought) and ``late`` (the probe's own early stop is
+    in its last ``last``: even the probe did not see the minimum). Each row also has ``arm``
+    and ``fraction_remaining``."""
+    from .records import late_after
+    if "test_iteration" not in record["sparse"][0]:
+        raise ValueError("this probe kept no test curves (the LeNet probe): beyond_horizon "
+                         "reads the Conv-2 probe's record, horizon-conv2-cifar10")
+    T = record["config"]["sparse_iterations"]
+    rows = []
+    for a in record["sparse"]:
+        if horizon not in a["test_iteration"]:
+            raise ValueError(f"the probe has no test point at iteration {horizon:,} (its grid: "
+                             f"every {record['config']['test_every']:,} to {T:,}): pass the "
+                             f"study's horizon, e.g. its config['iterations']")
+        at = a["test_acc"][a["test_iteration"].index(horizon)]
+        rows.append({"arm": a["arm"], "fraction_remaining": a["fraction_remaining"],
+                     "early_stop_iteration": a["early_stop_iteration"],
+                     "early_stop_test_acc": a["early_stop_test_acc"], "acc_at_horizon": at,
+                     "gain": a["early_stop_test_acc"] - at,
+                     "late": bool(a["early_stop_iteration"] > late_after(T, last))})
+    return rows

@@ -153,3 +153,23 @@ def test_the_conv2_horizon_probe_starts_from_the_lottery_studys_trial_0(tmp_path
         assert len(arm["val_loss"]) == 100 // cfg["eval_every"] + 1
     lines = horizon.summary("conv2-cifar10", rec)
     assert lines[0].startswith("dense: early stop at ") and lines[0].endswith("%)")
+
+
+def test_beyond_horizon_reads_what_training_past_the_studys_horizon_bought():
+    arm = {"round": 7, "fraction_remaining": 0.045, "val_loss": [2.0, 1.5, 1.2, 1.1, 1.0],
+           "test_iteration": [0, 100, 200, 300, 400], "test_acc": [0.1, 0.4, 0.5, 0.55, 0.6]}
+    rec = {"config": {"sparse_iterations": 400, "test_every": 100},
+           "sparse": [{**arm, "arm": "oneshot", "early_stop_iteration": 200,
+                       "early_stop_test_acc": 0.5},
+                      {**arm, "arm": "reinit", "early_stop_iteration": 400,
+                       "early_stop_test_acc": 0.6}]}
+    rows = horizon.beyond_horizon(rec, 200)
+    assert [r["arm"] for r in rows] == ["oneshot", "reinit"]
+    assert rows[0]["gain"] == pytest.approx(0.0) and not rows[0]["late"]
+    assert rows[1]["acc_at_horizon"] == 0.5 and rows[1]["gain"] == pytest.approx(0.1)
+    assert rows[1]["late"]                         # 400 > 360: the probe saw no minimum either
+    with pytest.raises(ValueError, match="no test point at iteration 250"):
+        horizon.beyond_horizon(rec, 250)
+    lenet = {"config": {"sparse_iterations": 400}, "sparse": [{"arm": "oneshot"}]}
+    with pytest.raises(ValueError, match="horizon-conv2-cifar10"):
+        horizon.beyond_horizon(lenet, 200)
