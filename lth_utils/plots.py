@@ -97,24 +97,51 @@ def add_provenance(fig, record: dict | list[dict], y: float = -0.04,
 
 
 def first_layer_images(weight: torch.Tensor, n: int = 16, title: str = "", ax_grid=None,
-                       cmap: str = "RdBu_r"):
+                       cmap: str = "RdBu_r", lim: float | None = None,
+                       colorbar_label: str = "weight value"):
     """Show the first ``n`` rows of a (units, 784) weight or mask as 28x28 images, 8 a row.
 
-    ``ax_grid``: axes to draw in (then nothing is created and ``None`` is returned); else a
-    new figure, 7.5 in wide, is returned.
+    The colour scale runs from ``-lim`` (blue) through 0 (white) to ``+lim`` (red); ``lim``
+    defaults to the largest |value| of these ``n`` rows. Pass one ``lim`` to every call whose
+    images are to be compared (rows of one figure, two figures), and show it once with
+    :func:`weight_colorbar`.
+
+    ``ax_grid``: axes to draw in (then nothing is created and ``None`` is returned; the caller
+    adds the colour bar); else a new figure, 7.5 in wide, with a colour bar labelled
+    ``colorbar_label``, is returned.
     """
     rows = int(np.ceil(n / 8))
     fig, axes = plt.subplots(rows, 8, figsize=(MAX_WIDTH, rows * 1.0)) if ax_grid is None \
         else (None, ax_grid)
     w = weight.detach().float()[:n].reshape(-1, 28, 28)
-    lim = float(w.abs().max()) or 1.0
+    if lim is None:
+        lim = float(w.abs().max()) or 1.0
+    elif not lim > 0:
+        raise ValueError(f"lim must be positive (the colour scale runs from -lim to lim), "
+                         f"got {lim!r}")
     for i, ax in enumerate(np.ravel(axes)):
         ax.axis("off")
         if i < len(w):
             ax.imshow(w[i], cmap=cmap, vmin=-lim, vmax=lim)
-    if fig is not None and title:
-        fig.suptitle(title)
+    if fig is not None:
+        weight_colorbar(fig, axes, lim, cmap, colorbar_label)
+        if title:
+            fig.suptitle(title)
     return fig
+
+
+def weight_colorbar(fig, axes, lim: float, cmap: str = "RdBu_r", label: str = "weight value",
+                    extend: str = "neither"):
+    """A colour bar beside ``axes`` for images drawn by :func:`first_layer_images` with this
+    ``lim`` and ``cmap`` (from -lim to lim), labelled ``label``; ``extend="both"`` draws its
+    ends as arrows, for a ``lim`` that some values exceed. Returns the colour bar."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    bar = fig.colorbar(ScalarMappable(Normalize(-lim, lim), cmap), ax=np.ravel(axes).tolist(),
+                       fraction=0.03, pad=0.02, extend=extend)
+    bar.set_label(label, fontsize=MIN_FONT)
+    bar.ax.tick_params(labelsize=MIN_FONT)
+    return bar
 
 
 # --- chapters 1-2 (why prune, magnitude pruning) ----------------------------------------------

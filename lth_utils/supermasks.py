@@ -508,12 +508,20 @@ def supermask_state(template: nn.Sequential, theta0: Params, thetaT: Params, dat
             "untrained_acc": float(acc), "pixel_map": m[names[0]].mean(0).reshape(28, 28)}
 
 
-def draw_state(state: dict, ax) -> None:
-    """Draw a :func:`supermask_state` on ``ax``: the pixel map (colour scale from 0 to its
-    maximum), the accuracy in the title."""
+def draw_state(state: dict, ax, vmax: float | None = None):
+    """Draw a :func:`supermask_state` on ``ax``: the pixel map, the accuracy in the title.
+
+    The colour scale runs from 0 to ``vmax`` (default: this map's maximum); give several maps
+    one ``vmax`` to compare them, and the returned image to ``fig.colorbar`` to show it."""
     pix = state["pixel_map"].detach().cpu().numpy()
-    ax.imshow(pix, cmap="viridis", vmin=0, vmax=max(float(pix.max()), 1e-6))
+    if vmax is None:
+        vmax = max(float(pix.max()), 1e-6)
+    elif not vmax > 0:
+        raise ValueError(f"vmax must be positive (the colour scale runs from 0 to vmax), "
+                         f"got {vmax!r}")
+    image = ax.imshow(pix, cmap="viridis", vmin=0, vmax=vmax)
     ax.set_title(f"{state['criterion'].replace('_', ' ')}\n"
                  f"untrained: {100 * state['untrained_acc']:.1f}%", fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
+    return image

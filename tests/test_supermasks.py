@@ -284,3 +284,22 @@ def test_a_study_without_trials_is_refused():
     from lth_utils.supermasks import SupermaskConfig
     with pytest.raises(ValueError, match="trials must be a whole number >= 1, got 0"):
         SupermaskConfig(trials=0)
+
+
+def test_draw_state_shares_one_colour_scale():
+    """Chapter 9's six pixel maps: a common ``vmax`` puts every map on one colour scale (0 to
+    vmax), and the image is returned for a colour bar; without one, each map keeps its own."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    states = [{"criterion": "large_final", "untrained_acc": 0.5,
+               "pixel_map": torch.linspace(0, top, 784).reshape(28, 28)} for top in (0.1, 0.4)]
+    fig, axes = plt.subplots(1, 2)
+    images = [sm.draw_state(st, ax, vmax=0.4) for st, ax in zip(states, axes)]
+    assert [im.get_clim() for im in images] == [(0, 0.4), (0, 0.4)]
+    assert fig.colorbar(images[0], ax=axes).vmax == pytest.approx(0.4)
+    own = sm.draw_state(states[0], axes[0])                  # the widget's default
+    assert own.get_clim() == pytest.approx((0, 0.1))
+    with pytest.raises(ValueError, match="vmax must be positive"):
+        sm.draw_state(states[0], axes[0], vmax=0)
+    plt.close(fig)
