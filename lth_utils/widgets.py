@@ -284,6 +284,7 @@ def prune_at_init_explorer(model: nn.Module, x, y, method: str = "snip", sparsit
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
+    from .plots import METHOD_COLORS
     from .prune_at_init import METHODS, layer_state
     _one_of(method, METHODS, "method")
     _one_of(sparsity, sparsities, "sparsity")
@@ -295,8 +296,9 @@ def prune_at_init_explorer(model: nn.Module, x, y, method: str = "snip", sparsit
         fig, ax = plt.subplots(figsize=(6.0, 3.2))
         names = list(s["fractions"])
         fracs = [max(s["fractions"][n], 1e-6) for n in names]
-        bars = ax.bar(names, fracs, color=["tab:red" if n in s["collapsed"] else "tab:blue"
-                                           for n in names])
+        # the method's colour, as in chapter 10's figures; a collapsed layer hatched
+        bars = ax.bar(names, fracs, color=METHOD_COLORS[s["method"]], edgecolor="k",
+                      hatch=["//" if n in s["collapsed"] else "" for n in names])
         ax.bar_label(bars, [f"{s['counts'][n]:,} kept" if s["counts"][n] else "collapsed"
                             for n in names], fontsize=9)
         ax.set(yscale="log", ylim=(1e-6, 2), ylabel="fraction of the layer kept",

@@ -224,7 +224,7 @@ def test_study_config_profiles():
         pai.study_config("huge")
 
 
-def test_layer_state_and_the_explorer_panel(lenet):
+def test_layer_state_and_the_explorer_panel(lenet, monkeypatch):
     model, x, y = lenet
     st = pai.layer_state("magnitude", model, 0.999, x, y)
     assert st["collapsed"] == ["fc1.weight"] and not st["connected"]
@@ -236,6 +236,16 @@ def test_layer_state_and_the_explorer_panel(lenet):
     assert box.state["method"] == "synflow" and box.state["connected"]
     box.slider.value = 0.9
     assert box.state["sparsity"] == 0.9 and box.state["collapsed"] == []
+    # every bar in the method's own colour (chapter 10's figures), a collapsed one hatched
+    from matplotlib.colors import to_hex
+    from lth_utils.plots import METHOD_COLORS
+    shown = []
+    monkeypatch.setattr(widgets, "_show_figure", lambda out, fig, **k: shown.append(fig))
+    box.method.value = "magnitude"
+    box.slider.value = 0.999
+    bars = shown[-1].axes[0].patches
+    assert {to_hex(b.get_facecolor()) for b in bars} == {METHOD_COLORS["magnitude"]}
+    assert [bool(b.get_hatch()) for b in bars] == [True, False, False]
 
 
 def test_run_study_writes_resumes_and_caches(tmp_path, monkeypatch):
