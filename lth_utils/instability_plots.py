@@ -12,7 +12,7 @@ import numpy as np
 
 from .instability import STABLE, TICKET_PARTS, provenance
 from .lottery_plots import late_label
-from .plots import MAX_WIDTH, fraction_ticks, percent_axis, provenance_lines
+from .plots import COLORS, MAX_WIDTH, fraction_ticks, percent_axis, provenance_lines
 from .records import late_after, two_se
 
 NAMES = {"lenet": "LeNet-300-100 on MNIST", "conv2": "Conv-2 (¼ width) on CIFAR-10"}
@@ -21,8 +21,9 @@ PART_LABELS = {"dense": "dense network, k = 0", "ticket": "IMP ticket, reset to 
                "rewound": "IMP ticket, rewound to θk"}
 SHORT_LABELS = {"dense": "dense\nfrom θ0", "ticket": "ticket\nreset to θ0",
                 "reinit": "its mask,\nnew init", "rewound": "ticket\nrewound to θk"}
-PART_COLORS = {"dense": "#000000", "ticket": "#1f77b4", "reinit": "#d62728",
-               "rewound": "#2ca02c", "reset": "#1f77b4", "rewind": "#2ca02c"}
+# the book's colours (plots.COLORS); IMP's arms: "reset" is the ticket, "rewind" the rewound one
+PART_COLORS = {p: COLORS[p] for p in ("dense", "ticket", "reinit", "rewound")}
+PART_COLORS.update(reset=COLORS["ticket"], rewind=COLORS["rewound"])
 
 
 # ----------------------------------------------------------------------------- readers
@@ -194,13 +195,21 @@ def trial_accuracy(record: dict, part: str = "dense", k: int | None = 0) -> np.n
 
 # ----------------------------------------------------------------------------- figures
 
-def add_footer(fig, records: list[dict], fontsize: float = 8) -> None:
-    """The records' provenance in grey under ``fig`` (constrained layout), one block each."""
+def add_footer(fig, records: list[dict], fontsize: float = 8, handles=(), labels=(),
+               ncol: int | None = None) -> None:
+    """Under ``fig`` (constrained layout): a legend of ``handles``/``labels`` if given (in
+    ``ncol`` columns, default all on one row), then the records' provenance in grey, one block
+    each; the axes shrink to make room for both."""
     lines = [line for rec in records for line in provenance_lines(provenance(rec), fig, fontsize)]
     h = (0.17 * len(lines) + 0.1) / fig.get_figheight()
-    fig.get_layout_engine().set(rect=(0, h, 1, 1 - h))
+    ncol = ncol or max(1, len(labels))
+    legend_h = (0.2 * -(-len(labels) // ncol) + 0.1) / fig.get_figheight() if labels else 0.0
+    fig.get_layout_engine().set(rect=(0, h + legend_h, 1, 1 - h - legend_h))
     fig.text(0.5, 0.01, "\n".join(lines), ha="center", va="bottom", fontsize=fontsize,
              color="0.4")
+    if labels:
+        fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, h), ncol=ncol,
+                   fontsize=fontsize, frameon=False)
 
 
 def title(record: dict) -> str:
@@ -219,8 +228,9 @@ def _error_axis(ax) -> None:
 
 def plot_paths(records: list[dict]):
     """Test error along the path between the two copies, one panel per record, one line per
-    spawn point k (mean over trials; the band is the range). Returns the figure."""
-    fig, axes = plt.subplots(1, len(records), figsize=(MAX_WIDTH, 3.6), layout="constrained",
+    spawn point k (mean over trials; the band is the range); each panel's legend of its k
+    sits under it, clear of the curves. Returns the figure."""
+    fig, axes = plt.subplots(1, len(records), figsize=(MAX_WIDTH, 4.2), layout="constrained",
                              squeeze=False)
     for ax, rec in zip(axes[0], records):
         colors = plt.cm.viridis(np.linspace(0, 0.85, len(ks(rec))))
@@ -231,31 +241,38 @@ def plot_paths(records: list[dict]):
             ax.fill_between(alphas, e.min(0), e.max(0), color=c, alpha=0.2, lw=0)
         _error_axis(ax)
         ax.set_title(title(rec), fontsize=10)
-        ax.legend(fontsize=8, title="spawned at", title_fontsize=8)
+        ax.legend(fontsize=8, title="spawned at", title_fontsize=8, loc="upper center",
+                  bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
     add_footer(fig, records)
+    # lay out once: the axes shrink for the legends, and their y ticks change with them
+    fig.draw_without_rendering()
     return fig
 
 
-def plot_instability_vs_k(records: list[dict], threshold: float = STABLE):
+def plot_instability_vs_k(records: list[dict], threshold: float = STABLE,
+                          sharey: bool = False):
     """Instability against the spawn point k, one panel per record: every trial a dot, the
-    mean a line, the paper's 2% threshold dashed. Returns the figure."""
+    mean a line, the paper's 2% threshold dashed. ``sharey``: one y scale for every panel
+    (records of one network, e.g. two learning rates). Returns the figure."""
     fig, axes = plt.subplots(1, len(records), figsize=(MAX_WIDTH, 3.4), layout="constrained",
-                             squeeze=False)
-    for ax, rec in zip(axes[0], records):
+                             squeeze=False, sharey=sharey)
+    lowest = min(min(0.0, *instabilities(rec, "dense", k)) for rec in records for k in ks(rec))
+    for j, (ax, rec) in enumerate(zip(axes[0], records)):
         k_all = ks(rec)
         vals = [instabilities(rec, "dense", k) for k in k_all]
         x = np.arange(len(k_all))
         for i, v in enumerate(vals):
             ax.plot(np.full(len(v), x[i]), v, "o", color="0.5", ms=5, alpha=0.8,
                     label="one trial" if i == 0 else None)
-        ax.plot(x, [v.mean() for v in vals], "-s", color="#1f77b4", label="mean")
+        ax.plot(x, [v.mean() for v in vals], "-s", color=PART_COLORS["dense"], label="mean")
         ax.axhline(threshold, color="k", ls="--", lw=1, label="stable below (paper: 2%)")
         ax.set_xticks(x, [f"{k:,}" for k in k_all])
         T = rec["config"]["iterations"]
         ax.set_xlabel(f"spawn point k (iterations of {T:,})")
-        ax.set_ylabel("instability (error rise)")
+        ax.set_ylabel("" if sharey and j else "instability (error rise)")
         percent_axis(ax, "y", log=False)
-        ax.set_ylim(bottom=min(0.0, min(v.min() for v in vals)) - 0.002)
+        ax.set_ylim(bottom=(lowest if sharey else min(0.0, min(v.min() for v in vals)))
+                    - 0.002)
         ax.set_title(title(rec), fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -308,8 +325,8 @@ def plot_imp(record: dict):
     fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
     d = {"fraction": np.array([1.0]), "mean": np.array([c["dense"]]),
          "lo": np.array([c["dense_lo"]]), "hi": np.array([c["dense_hi"]])}
-    ax.axhspan(c["dense_lo"], c["dense_hi"], color="0.5", alpha=0.12, lw=0)
-    ax.axhline(c["dense"], color="k", ls="--", lw=1)
+    ax.axhspan(c["dense_lo"], c["dense_hi"], color=PART_COLORS["dense"], alpha=0.1, lw=0)
+    ax.axhline(c["dense"], color=PART_COLORS["dense"], ls="--", lw=1)
     for arm, s, x, label in (
             ("dense", d, d["fraction"], "dense network (band: its trials' range)"),
             ("reset", c["reset"], c["fraction"], "reset to θ0"),
@@ -357,44 +374,61 @@ def slider_label(records: list[dict], i: int) -> str:
     return " / ".join(f"{ks(r)[i]:,}" if i < len(ks(r)) else "–" for r in records)
 
 
-def _draw_panel(ax, p: dict, fontsize: float = 9) -> None:
-    """One network's panel of a :func:`path_state`."""
+def _draw_panel(ax, p: dict, fontsize: float = 9, name: bool = True) -> None:
+    """One network's panel of a :func:`path_state`: one line per trial (trial i in colour Ci,
+    no legend: see :func:`_trial_legend`), the trials' instabilities in the title, under the
+    network's name if ``name``. A panel without the spawn point says so; only its own tick
+    labels are hidden (``set_yticks([])`` would empty a shared y axis's whole column)."""
     spawn = "no further spawn point" if p["k"] is None else f"k = {p['k']:,} of {p['T']:,}"
-    ax.set_title(f"{p['name']}\n{spawn}", fontsize=fontsize)
+    if p["trials"] is not None:
+        insts = ", ".join(f"{100 * inst:.1f}" for _, inst in p["trials"])
+        spawn += f"\ninstability by trial: {insts} pp"
+    ax.set_title(f"{p['name']}\n{spawn}" if name else spawn, fontsize=fontsize)
     if p["trials"] is None:
         ax.text(0.5, 0.5, "not measured", ha="center", va="center",
                 transform=ax.transAxes, fontsize=9, color="0.4")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax.tick_params(left=False, bottom=False, labelleft=False, labelbottom=False)
         return
-    for i, (e, inst) in enumerate(p["trials"]):
-        ax.plot(p["alphas"], e, marker="o", ms=3,
-                label=f"trial {i}: instability {100 * inst:.1f} pp")
+    for i, (e, _) in enumerate(p["trials"]):
+        ax.plot(p["alphas"], e, marker="o", ms=3, color=f"C{i % 10}", label=f"trial {i}")
     _error_axis(ax)
-    ax.legend(fontsize=8)
+
+
+def _trial_legend(state: dict) -> tuple[list, list[str]]:
+    """Handles and labels of the trials' lines (the most trials of any panel of ``state``)."""
+    n = max((len(p["trials"]) for p in state["panels"] if p["trials"]), default=0)
+    handles = [plt.Line2D([], [], color=f"C{i % 10}", marker="o", ms=3) for i in range(n)]
+    return handles, [f"trial {i}" for i in range(n)]
 
 
 def plot_path_state(state: dict, axes=None):
-    """Draw a :func:`path_state`: one panel per network, one line per trial."""
+    """Draw a :func:`path_state`: one panel per network, one line per trial, the trials'
+    legend under the panels (``axes``: one per panel, in a figure with constrained layout)."""
     if axes is None:
-        fig, axes = plt.subplots(1, len(state["panels"]), figsize=(MAX_WIDTH, 3.0),
+        fig, axes = plt.subplots(1, len(state["panels"]), figsize=(MAX_WIDTH, 3.3),
                                  layout="constrained", squeeze=False)
         axes = axes[0]
     for ax, p in zip(axes, state["panels"]):
         _draw_panel(ax, p)
+    handles, labels = _trial_legend(state)
+    if labels:
+        axes[0].figure.legend(handles, labels, loc="outside lower center", ncol=len(labels),
+                              fontsize=8, frameon=False)
     return axes[0].figure
 
 
 def plot_path_grid(records: list[dict]):
     """Every position of the slider (the static page): one row per spawn point, one column
-    per network. Returns the figure."""
+    per network (its name above the first row), y shared within a column; the trials'
+    instabilities in each panel's title, one legend of the trials under the panels. Returns
+    the figure."""
     n = max(len(ks(rec)) for rec in records)
-    fig, axes = plt.subplots(n, len(records), figsize=(MAX_WIDTH, 2.2 * n + 0.6),
+    fig, axes = plt.subplots(n, len(records), figsize=(MAX_WIDTH, 2.3 * n + 1.0),
                              layout="constrained", squeeze=False, sharey="col")
     for i, row in enumerate(axes):
         for ax, p in zip(row, path_state(records, i)["panels"]):
-            _draw_panel(ax, p, fontsize=8)
+            _draw_panel(ax, p, fontsize=8, name=i == 0)
             if p["trials"] is not None and i < n - 1:
                 ax.set_xlabel("interpolation α")
-    add_footer(fig, records)
+    add_footer(fig, records, 8, *_trial_legend(path_state(records, 0)))
     return fig

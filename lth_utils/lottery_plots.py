@@ -16,8 +16,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .plots import COLORS, LABELS, MAX_WIDTH, fraction_ticks, legend_columns, percent_axis
-from .records import (acc_ylim, arm_summary, fraction_label, late_flags, nearest_rounds,
-                      pruning_cost, round_curves, round_state)
+from .records import (ARMS, acc_ylim, arm_summary, fraction_label, late_flags,
+                      nearest_rounds, pruning_cost, round_curves, round_state)
 
 
 def _fraction_colors(fractions) -> dict[float, tuple]:
@@ -28,9 +28,13 @@ def _fraction_colors(fractions) -> dict[float, tuple]:
     return {f: cmap(0.85 * (lf.max() - np.log(f)) / span) for f in fractions}
 
 
-def _legend_below(ax, ncol: int | None = None) -> None:
-    """The axes' legend under its x label, in as many columns as fit the column."""
+def _legend_below(ax, ncol: int | None = None, order=None) -> None:
+    """The axes' legend under its x label, in as many columns as fit the column; ``order``
+    (label -> sort key, stable) sorts its entries."""
     handles, labels = ax.get_legend_handles_labels()
+    if order is not None:
+        pairs = sorted(zip(handles, labels), key=lambda hl: order(hl[1]))
+        handles, labels = [h for h, _ in pairs], [lb for _, lb in pairs]
     ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2),
               ncol=ncol or legend_columns(labels, width=ax.figure.get_figwidth() - 0.5),
               frameon=False)
@@ -38,15 +42,21 @@ def _legend_below(ax, ncol: int | None = None) -> None:
 
 def _figure_legend(fig, legend: dict) -> None:
     """One legend for a figure of small multiples (``legend``: label -> handle, every entry
-    drawn in any panel), at its bottom inside it; the panels are laid out above it, leaving room
-    at the top for a ``fig.suptitle``."""
+    drawn in any panel), at its bottom inside it, in the most columns (up to 4) that fit its
+    width; the panels are laid out just above it, leaving room at the top for a
+    ``fig.suptitle``."""
     handles, labels = list(legend.values()), list(legend)
-    ncol = legend_columns(labels)
-    legend_height = 0.15 + 0.2 * np.ceil(len(labels) / ncol)          # inches
+    renderer = fig.canvas.get_renderer()
+    for ncol in range(min(4, len(labels)), 0, -1):
+        leg = fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0),
+                         ncol=ncol, fontsize=8, frameon=False)
+        box = leg.get_window_extent(renderer)
+        if ncol == 1 or box.width <= fig.bbox.width - 0.2 * fig.dpi:
+            break
+        leg.remove()
+    legend_height = box.height / fig.dpi + 0.05                         # inches
     top = 1 - 0.35 / fig.get_figheight()                   # room for a suptitle
     fig.tight_layout(rect=(0, legend_height / fig.get_figheight(), 1, top))
-    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=ncol,
-               fontsize=8, frameon=False)
 
 
 def _last_part(last: float) -> str:
@@ -125,14 +135,16 @@ def plot_early_stop(record: dict, key: str = "early_stop_test_acc",
     """``key`` at early stop vs weights remaining (log x, reversed) for each arm in the record.
 
     ``key`` is "early_stop_test_acc" or "early_stop_iteration". Markers: mean over trials;
-    error bars: min–max over trials. A dotted line marks the dense network. A control trained at
-    fewer sparsities than the ticket is joined by thin dashes: between its markers nothing was
-    trained, and a solid line would draw values no run measured. A point (an arm at one
-    sparsity) whose early stop falls in the last ``last`` of training in *any* of its trials
-    (:func:`lth_utils.records.late_flags`) is drawn hollow: its mean includes a run whose
-    validation loss was still falling when training ended. For "early_stop_iteration" the
-    horizon is drawn as a line and its last ``last`` shaded. ``labels`` renames arms in the
-    legend; the legend sits under the axes. Returns the axes.
+    error bars: min–max over trials. A dotted line marks the dense network. An arm trained at
+    fewer sparsities than the ticket (a control, one-shot pruning) is joined by thin dashes:
+    between its markers nothing was trained, and a solid line would draw values no run
+    measured. A point (an arm at one sparsity) whose early stop falls in the last ``last`` of
+    training in *any* of its trials (:func:`lth_utils.records.late_flags`) is drawn hollow:
+    its mean includes a run whose validation loss was still falling when training ended. For
+    "early_stop_iteration" the horizon is drawn as a line and its last ``last`` shaded.
+    ``labels`` renames arms in the legend; the legend sits under the axes, the arms first (in
+    the order of ``arms``), then the dense network and the marks, so that two panels of one
+    record list them alike. Returns the axes.
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(6.4, 4.6), layout="constrained")
@@ -145,7 +157,7 @@ def plot_early_stop(record: dict, key: str = "early_stop_test_acc",
             continue
         marker = "o" if arm != "oneshot" else "s"
         err = np.vstack([s["mean"] - s["lo"], s["hi"] - s["mean"]])
-        gaps = arm in ("reinit", "random_mask") and len(s["fraction"]) < levels
+        gaps = len(s["fraction"]) < levels
         ax.errorbar(s["fraction"], s["mean"], yerr=err, color=COLORS[arm], label=labels[arm],
                     marker=marker, ms=4, lw=0.9 if gaps else 1.4, ls="--" if gaps else "-",
                     capsize=2)
@@ -168,7 +180,9 @@ def plot_early_stop(record: dict, key: str = "early_stop_test_acc",
         ax.plot([], [], "o", ms=7, mfc="white", mec="0.3", mew=1.5, ls="none",
                 label=late_label(last))
     ax.grid(alpha=0.3, which="both")
-    _legend_below(ax)
+    arm_labels = [labels[a] for a in arms]
+    _legend_below(ax, order=lambda label: arm_labels.index(label) if label in arm_labels
+                  else len(arm_labels))
     return ax
 
 
@@ -190,7 +204,7 @@ def plot_networks(records: dict[str, dict], arms=("ticket", "reinit", "random_ma
         for i, key in enumerate(("early_stop_iteration", "early_stop_test_acc")):
             ax = plot_early_stop(record, key, arms, ax=axes[i, j], last=last)
             ticks = list(ax.xaxis.get_major_locator().locs)
-            if len(ticks) > 4:   # a third of the width: "100%" and "50%" would touch
+            if n >= 3 or len(ticks) > 4:   # a narrow panel: "100%" and "50%" would touch
                 ax.xaxis.set_major_locator(plt.FixedLocator([t for t in ticks if t != 0.5]))
             for h, label in zip(*ax.get_legend_handles_labels()):
                 legend.setdefault(label, h)
@@ -200,7 +214,11 @@ def plot_networks(records: dict[str, dict], arms=("ticket", "reinit", "random_ma
             if i == 0:
                 ax.set_xlabel("")
                 ax.set_title(name, fontsize=10)
-    _figure_legend(fig, legend)
+    # the arms first, as in each panel's own legend (plot_early_stop)
+    arm_labels = [LABELS[a] for a in arms]
+    order = sorted(legend, key=lambda label: arm_labels.index(label) if label in arm_labels
+                   else len(arm_labels))
+    _figure_legend(fig, {label: legend[label] for label in order})
     return fig
 
 
@@ -226,26 +244,55 @@ def plot_round_state(state: dict, ax=None):
     return ax
 
 
-def plot_rounds_grid(record: dict, rounds: list[int] | None = None, state_fn=None):
-    """Small multiples of :func:`plot_round_state`, two a row, for a few rounds (default: a
-    quarter, half, three quarters and all of the way): the static 'Try it' of chapter 5.
+def grid_rounds(record: dict) -> list[int]:
+    """The rounds :func:`plot_rounds_grid` draws by default: among the pruned rounds where
+    every control of the record was trained, those nearest the paper's 100% (so: the densest
+    of them), 51, 21, 7, 3.6 and 1.9% (:func:`lth_utils.records.nearest_rounds`), so that
+    every panel compares the ticket with its controls. A record without controls: a quarter,
+    half, three quarters and all of the way."""
+    controls = [a for a in ARMS if a != "ticket" and any(a in e["arms"]
+                                                         for e in record["rounds"][1:])]
+    have = [i for i, e in enumerate(record["rounds"])
+            if i > 0 and controls and all(a in e["arms"] for a in controls)]
+    if have:
+        picked = nearest_rounds({"rounds": [record["rounds"][i] for i in have]})
+        return sorted(have[j] for j in picked)
+    n = len(record["rounds"]) - 1
+    return sorted({max(1, round(n * q)) for q in (0.25, 0.5, 0.75, 1.0)})
 
-    ``state_fn(record, round)`` defaults to :func:`lth_utils.records.round_state`. Returns the
-    figure; the shared legend (every arm drawn in any panel) is at its bottom, inside it, and
-    its top leaves room for a ``fig.suptitle``.
+
+NO_CONTROLS = "controls not trained at this round"
+
+
+def plot_rounds_grid(record: dict, rounds: list[int] | None = None, state_fn=None):
+    """Small multiples of :func:`plot_round_state`, two a row, for a few rounds (default:
+    :func:`grid_rounds`, the rounds with controls): the static 'Try it' of chapter 5.
+
+    ``state_fn(record, round)`` defaults to :func:`lth_utils.records.round_state`. A panel
+    missing an arm that another panel draws says "controls not trained at this round". Returns
+    the figure; the shared legend (every arm drawn in any panel) fills the grid's empty cell
+    if it has one, else sits at its bottom, inside it; its top leaves room for a
+    ``fig.suptitle``.
     """
     state_fn = state_fn or round_state
-    n = len(record["rounds"]) - 1
-    rounds = rounds or sorted({max(1, round(n * q)) for q in (0.25, 0.5, 0.75, 1.0)})
+    rounds = rounds or grid_rounds(record)
     rows = int(np.ceil(len(rounds) / 2))
     fig, axes = plt.subplots(rows, 2, figsize=(MAX_WIDTH, 0.4 + 2.8 * rows),
                              sharex=len(rounds) % 2 == 0, sharey=True, squeeze=False)
     axes = axes.ravel()
+    drawn = []
     for ax, r in zip(axes, rounds):
-        plot_round_state(state_fn(record, r), ax)
+        state = state_fn(record, r)
+        drawn.append(set(state["curves"]))
+        plot_round_state(state, ax)
         ax.set_title(f"round {r}: {fraction_label(record['rounds'][r]['fraction_remaining'])} left",
                      fontsize=10)
         ax.get_legend().remove()
+    every = set().union(*drawn)
+    for ax, arms in zip(axes, drawn):
+        if arms != every:
+            ax.text(0.97, 0.05, NO_CONTROLS, transform=ax.transAxes, ha="right", va="bottom",
+                    fontsize=8, color="0.3")
     for i, ax in enumerate(axes):
         if i >= len(rounds):
             ax.axis("off")
@@ -258,7 +305,12 @@ def plot_rounds_grid(record: dict, rounds: list[int] | None = None, state_fn=Non
     for ax in axes[:len(rounds)]:
         for h, label in zip(*ax.get_legend_handles_labels()):
             legend.setdefault(label, h)
-    _figure_legend(fig, legend)
+    if len(rounds) % 2:               # the empty cell, beside the last panel
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))
+        axes[-1].legend(list(legend.values()), list(legend), loc="center", fontsize=8,
+                        frameon=False)
+    else:
+        _figure_legend(fig, legend)
     return fig
 
 

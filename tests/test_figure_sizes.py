@@ -143,3 +143,52 @@ def test_sparsity_state_chance_label_clear_of_the_bars(lenet, pruned_acc):
     assert ax.patches and not any(p.get_window_extent(renderer).overlaps(box)
                                   for p in ax.patches)
     plt.close(fig)
+
+
+@pytest.mark.parametrize("draw", [
+    lambda: lottery_plots.plot_networks({"Conv-2": LATE, "Conv-4": LATE, "Conv-6": LATE}),
+    lambda: lottery_plots.plot_rounds_grid(LATE, rounds=[1, 3])])
+def test_a_figure_legend_sits_just_under_the_panels(draw):
+    """Chapters 5 and 7's small multiples: their shared legend fits the width and leaves no
+    band of empty page between the panels' x labels and itself (chapter 7's figure of three
+    networks had 0.4 in)."""
+    fig = draw()
+    readable(fig)
+    renderer = fig.canvas.get_renderer()
+    legend = fig.legends[0].get_window_extent(renderer)
+    lowest = min(ax.get_tightbbox(renderer).y0 for ax in fig.axes if ax.axison)
+    assert 0 <= (lowest - legend.y1) / fig.dpi < 0.25
+    plt.close(fig)
+
+
+def test_rounds_grid_with_its_legend_in_the_spare_cell_fits():
+    """An odd number of rounds (chapter 5's standard record: three): the legend fills the
+    empty cell of the grid, and the figure still fits the column."""
+    fig = lottery_plots.plot_rounds_grid(LATE, rounds=[1, 2, 3])
+    plots.add_provenance(fig, LATE)
+    assert not fig.axes[3].axison and fig.axes[3].get_legend() is not None
+    readable(fig)
+    plt.close(fig)
+
+
+def test_first_layer_images_on_one_colour_scale(lenet):
+    """Chapter 1's rows of fc1 images (initial, trained, change): one ``lim`` puts every row
+    on the same scale, from -lim to lim; a figure of its own gets a labelled colour bar and
+    still fits the column. Without ``lim`` each call keeps its own largest |value|."""
+    before, after, _ = lenet
+    fig, axes = plt.subplots(2, 8, figsize=(7.5, 2.4))
+    for row, w in zip(axes, (before.fc1.weight, 3 * after.fc1.weight)):
+        plots.first_layer_images(w, n=8, ax_grid=row, lim=0.2)
+    assert {ax.images[0].get_clim() for ax in axes.flat} == {(-0.2, 0.2)}
+    bar = plots.weight_colorbar(fig, axes, 0.2, label="weight, or its change", extend="both")
+    assert bar.ax.get_ylabel() == "weight, or its change"
+    readable(fig)
+    plt.close(fig)
+    fig = plots.first_layer_images(after.fc1.weight, title="fc1")     # its own figure
+    lim = float(after.fc1.weight.detach()[:16].abs().max())
+    assert fig.axes[0].images[0].get_clim() == pytest.approx((-lim, lim))
+    assert [ax.get_ylabel() for ax in fig.axes].count("weight value") == 1   # the bar
+    readable(fig)
+    plt.close(fig)
+    with pytest.raises(ValueError, match="lim must be positive"):
+        plots.first_layer_images(after.fc1.weight, n=8, ax_grid=axes[0], lim=0)

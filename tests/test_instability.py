@@ -351,3 +351,50 @@ def test_figures_fit_the_column():
                 ip.plot_path_state(ip.path_state(recs, 1))):
         readable(fig)
         plt.close(fig)
+
+
+def test_path_grid_keeps_a_columns_y_ticks_beside_an_empty_panel():
+    # Conv-2 has one spawn point fewer: its last panel is empty ("not measured"); with y
+    # shared per column, emptying that panel's ticks must not empty its column's
+    import matplotlib.pyplot as plt
+
+    from lth_utils import instability_plots as ip
+    recs = [synthetic(), synthetic("conv2", ks=(0, 20), inst=((0.1, 0.2), (0.0, 0.0)),
+                                   imp=False)]
+    fig = ip.plot_path_grid(recs)
+    fig.canvas.draw()
+    conv = fig.axes[1::2]                       # the second column, row by row
+    for ax in conv[:2]:
+        assert [t.get_text() for t in ax.get_yticklabels() if t.get_visible()
+                and t.get_text()], ax.get_title()
+    assert not [t for t in conv[2].get_yticklabels() if t.get_visible() and t.get_text()]
+    # the trials' instabilities in the titles, one legend for the figure, none in a panel
+    assert "instability by trial: 10.0, 20.0 pp" in conv[0].get_title()
+    assert not any(ax.get_legend() for ax in fig.axes) and len(fig.legends) == 1
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["trial 0", "trial 1"]
+    plt.close(fig)
+
+
+def test_path_legends_sit_outside_the_axes():
+    # plot_paths: each panel's legend of its spawn points is under it, not on the bands
+    import matplotlib.pyplot as plt
+
+    from lth_utils import instability_plots as ip
+    recs = [synthetic(), synthetic("conv2", ks=(0, 20), inst=((0.1, 0.2), (0.0, 0.0)),
+                                   imp=False)]
+    fig = ip.plot_paths(recs)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        legend = ax.get_legend().get_window_extent(renderer)
+        assert legend.y1 < ax.get_window_extent(renderer).y0
+    plt.close(fig)
+
+
+def test_chapter_8_draws_each_network_in_the_books_colour():
+    from lth_utils import instability_plots as ip
+    from lth_utils.plots import COLORS
+    assert ip.PART_COLORS["dense"] == COLORS["dense"] == "#2ca02c"       # green, as elsewhere
+    assert ip.PART_COLORS["rewound"] == ip.PART_COLORS["rewind"] == COLORS["rewound"]
+    assert ip.PART_COLORS["ticket"] == ip.PART_COLORS["reset"] == COLORS["ticket"]
+    assert ip.PART_COLORS["reinit"] == COLORS["reinit"]

@@ -453,3 +453,69 @@ def test_paper_comparison_says_where_the_record_stops_and_where_controls_are_mis
     for m in rec["rounds"][3]["arms"]["ticket"]:
         m["early_stop_test_acc"] = 0.9
     assert ours(rec)["ticket stays at or above dense accuracy down to"] == "64.0%"
+
+
+def test_one_shot_trained_at_fewer_sparsities_is_joined_by_dashes():
+    # chapter 6: one-shot pruning at fewer levels than the ticket's rounds, like a control
+    # trained at fewer rounds: thin dashes, not a solid line through values nobody measured
+    rec = make_record({})
+    rec["oneshot"].insert(0, {**rec["oneshot"][0], "rounds_equivalent": 1,
+                              "fraction_remaining": FRACTIONS[1]})
+    ax = lottery_plots.plot_early_stop(rec, arms=("ticket", "oneshot"))
+    styles = {to_hex(line.get_color()): line.get_linestyle() for line in ax.lines
+              if len(line.get_xdata()) > 1 and line.get_linestyle() != "None"}
+    assert styles[to_hex(lottery_plots.COLORS["oneshot"])] == "--"
+    assert styles[to_hex(lottery_plots.COLORS["ticket"])] == "-"
+    plt.close("all")
+
+
+def test_early_stop_panels_list_the_arms_first_in_one_order():
+    # chapters 5 and 7 draw both keys one above the other: their legends read alike
+    orders = []
+    for key in ("early_stop_iteration", "early_stop_test_acc"):
+        ax = lottery_plots.plot_early_stop(LATE, key)
+        orders.append([t.get_text() for t in ax.get_legend().get_texts()])
+    arms = [lottery_plots.LABELS[a] for a in ("ticket", "reinit", "random_mask")]
+    assert [o[:3] for o in orders] == [arms, arms]
+    assert orders[0][3] == orders[1][3] == lottery_plots.LABELS["dense"]
+    plt.close("all")
+
+
+def test_rounds_grid_draws_the_rounds_with_controls_by_default():
+    # controls at rounds 1 and 3 only (chapter 5's standard record: 3, 7 and 15 of 15)
+    rec = make_record({})
+    rec["rounds"][2]["arms"] = {"ticket": rec["rounds"][2]["arms"]["ticket"]}
+    assert lottery_plots.grid_rounds(rec) == [1, 3]
+    fig = lottery_plots.plot_rounds_grid(rec)
+    assert [ax.get_title() for ax in fig.axes] == ["round 1: 80.0% left", "round 3: 51.2% left"]
+    assert not any(t.get_text() == lottery_plots.NO_CONTROLS for ax in fig.axes
+                   for t in ax.texts)
+    plt.close(fig)
+    # a round without controls, asked for: it says so; an odd count: the legend in the spare
+    # cell, with every arm
+    fig = lottery_plots.plot_rounds_grid(rec, rounds=[1, 2, 3])
+    notes = [[t.get_text() for t in ax.texts] for ax in fig.axes[:3]]
+    assert notes == [[], [lottery_plots.NO_CONTROLS], []]
+    labels = [t.get_text() for t in fig.axes[3].get_legend().get_texts()]
+    assert lottery_plots.LABELS["random_mask"] in labels and not fig.legends
+    plt.close(fig)
+    # no controls at all: a quarter, half, three quarters and all of the way
+    for r in rec["rounds"]:
+        r["arms"] = {"ticket": r["arms"]["ticket"]}
+    assert lottery_plots.grid_rounds(rec) == [1, 2, 3]
+
+
+def test_networks_ticks_stay_apart_in_a_third_of_the_width():
+    # Conv-4 and Conv-6 stop near 9% of the weights: 100% and 50% nearly touched
+    rec = make_record({})
+    for r, f in zip(rec["rounds"][1:], (0.4, 0.2, 0.086)):
+        r["fraction_remaining"] = f
+    fig = lottery_plots.plot_networks({"Conv-2": rec, "Conv-4": rec, "Conv-6": rec})
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        boxes = sorted((t.get_window_extent(renderer) for t in ax.get_xticklabels()
+                        if t.get_visible() and t.get_text()), key=lambda b: b.x0)
+        gaps = [b.x0 - a.x1 for a, b in zip(boxes, boxes[1:])]
+        assert min(gaps) > 0.1 * fig.dpi, [t.get_text() for t in ax.get_xticklabels()]
+    plt.close(fig)
