@@ -47,7 +47,7 @@ def plot_accuracy_vs_remaining(curves: dict[str, tuple[list[float], list[float]]
 
 
 def plot_pruned_weight_drift(runs: dict[str, dict[str, list[float]]], n_pruned: int,
-                             styles: dict[str, dict] | None = None):
+                             styles: dict[str, dict] | None = None, title: str = ""):
     """Two panels (one above the other) on what happens to weights that were pruned.
 
     ``runs``: label -> {"step": [...], "nonzero": [...], "mean_abs": [...]}, where ``nonzero``
@@ -55,7 +55,9 @@ def plot_pruned_weight_drift(runs: dict[str, dict[str, list[float]]], n_pruned: 
     (step 0: right after zeroing them). ``n_pruned``: how many weights were pruned (the top
     panel shows percent of them). ``styles``: optional matplotlib keyword arguments per label
     (e.g. ``{"ls": "--"}``), so that curves lying on top of each other stay visible. Both x-axes
-    and the lower y-axis are symlog, so step 0 and an exact 0 are drawn too. Returns the figure.
+    and the lower y-axis are symlog, so step 0 and an exact 0 are drawn too. ``title``: the
+    figure's title, laid out with the panels (break a long one with "\\n": the saved image
+    must stay within 7.5 in). Returns the figure.
     """
     styles = styles or {}
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6.4))
@@ -73,6 +75,8 @@ def plot_pruned_weight_drift(runs: dict[str, dict[str, list[float]]], n_pruned: 
         ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.set_xlabel("training step after pruning (symlog)")
         ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     fig.legend(*top.get_legend_handles_labels(), loc="upper center", bbox_to_anchor=(0.5, 0.0),
                ncol=legend_columns(list(runs)), fontsize=8)   # one legend below both panels

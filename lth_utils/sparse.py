@@ -641,8 +641,9 @@ def speed_state(rows: list[dict], density: float, shape=(300, 784), weight_bits:
 
 def plot_speed_state(state: dict, axes) -> None:
     """Draw :func:`speed_state` on two axes: bars of time relative to dense from 1 (left:
-    faster than dense, right: slower) per batch size, and storage bars."""
-    from matplotlib.ticker import NullFormatter
+    faster than dense, right: slower) per batch size, and storage bars. The left axes' label
+    names the density, so that each row of small multiples says where the slider stands."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
     batches = sorted({b for b, _ in state["latency"]})
     for j, b in enumerate(batches):
         r = [state["latency"][(b, f)] for f in FORMATS]
@@ -655,7 +656,9 @@ def plot_speed_state(state: dict, axes) -> None:
     axes[0].set(yticks=[i + 0.2 for i in range(len(FORMATS))], yticklabels=FORMATS,
                 xscale="log", xlim=(lo / 1.5, hi * 1.5),
                 xlabel="time ÷ dense time (log; left: faster)")
+    axes[0].xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))   # 0.1, 1, 10
     axes[0].xaxis.set_minor_formatter(NullFormatter())
+    axes[0].set_ylabel(f"{100 * state['density']:.3g}% of weights kept", fontsize=9)
     axes[0].invert_yaxis()
     axes[0].legend(fontsize=8, ncol=2, loc="lower left", bbox_to_anchor=(0, 1),
                    frameon=False)
@@ -663,5 +666,4 @@ def plot_speed_state(state: dict, axes) -> None:
     axes[1].barh(range(len(SCHEMES)), kb, color="0.5")
     axes[1].set(yticks=range(len(SCHEMES)), yticklabels=SCHEMES, xlabel="storage (KB)")
     axes[1].invert_yaxis()
-    axes[1].set_title(f"784×300 layer, {100 * state['density']:.3g}% of weights kept",
-                      fontsize=9)
+    axes[1].set_title("storage of the 784×300 layer", fontsize=9)

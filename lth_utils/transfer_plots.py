@@ -10,13 +10,17 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from . import plots
 from .lottery_plots import late_label
 from .plots import MAX_WIDTH, fraction_ticks, percent_axis
 from .transfer import (LABELS, NAMES, STARTS, dense_acc, late_flags, overlap_state,
                        provenance, start_summary)
 
-COLORS = {"source_ticket": "#1f77b4", "reinit": "#d62728", "random_mask": "#7f7f7f",
-          "target_ticket": "#2ca02c"}
+# each start in the book's colour (plots.COLORS): the transferred ticket is a winning ticket,
+# the target's own ticket has a colour of its own; the dense network is plots.COLORS["dense"]
+COLORS = {"source_ticket": plots.COLORS["ticket"], "reinit": plots.COLORS["reinit"],
+          "random_mask": plots.COLORS["random_mask"],
+          "target_ticket": plots.COLORS["target_ticket"]}
 
 
 def add_footer(fig, record: dict, handles=(), labels=(), ncol: int = 2) -> None:
@@ -54,7 +58,7 @@ def plot_transfer(record: dict, key: str = "early_stop_test_acc", last: float = 
             flagged |= bool(late.any())
             ax.plot(st["fraction"][late], st["mean"][late], "o", ms=7, mfc="white",
                     mec=COLORS[s], mew=1.5, ls="none", zorder=3)
-        ax.axhline(dense_acc(record, d["target"]), color="k", ls="--", lw=1,
+        ax.axhline(dense_acc(record, d["target"]), color=plots.COLORS["dense"], ls="--", lw=1,
                    label="dense network on the target")
         percent_axis(ax, "x")
         fraction_ticks(ax, st["fraction"])
@@ -109,9 +113,10 @@ def plot_overlap_state(state: dict, axes=None):
     fig.colorbar(im, ax=axes[1], fraction=0.046, format=plt.FuncFormatter(
         lambda v, _: f"{100 * v:.3g}%")).ax.tick_params(labelsize=8)
     x = np.arange(len(state["rows"]))
-    axes[2].bar(x - 0.2, [r["of_a"] for r in state["rows"]], 0.4, label="shared")
-    axes[2].bar(x + 0.2, [r["of_chance"] for r in state["rows"]], 0.4, color="0.6",
-                label="random mask")
+    axes[2].bar(x - 0.2, [r["of_a"] for r in state["rows"]], 0.4, color=plots.COLORS["ticket"],
+                label="shared")
+    axes[2].bar(x + 0.2, [r["of_chance"] for r in state["rows"]], 0.4,
+                color=plots.COLORS["random_mask"], label="random mask")
     axes[2].set_xticks(x, [r["layer"].split(".")[0] for r in state["rows"]], fontsize=8)
     percent_axis(axes[2], "y")
     axes[2].set_ylim(0, 1.25)                 # room for the legend above the bars

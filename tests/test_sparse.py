@@ -326,6 +326,8 @@ def test_speed_state_and_its_figure_fit_the_column():
     fig, axes = plt.subplots(1, 2, figsize=(7.2, 2.6), layout="constrained")
     sparse.plot_speed_state(state, axes)
     readable(fig)
+    # the row says its density: a row of the chapter's small multiples names its position
+    assert axes[0].get_ylabel() == "10% of weights kept"
     plt.close(fig)
 
 

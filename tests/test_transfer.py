@@ -253,6 +253,29 @@ def test_transfer_figure_draws_late_points_hollow(tiny_record):
     matplotlib.pyplot.close(fig)
 
 
+def test_transfer_figure_uses_the_books_colours(tiny_record):
+    """Chapter 11 draws each start in the colour plots.COLORS gives it elsewhere in the book
+    (the transferred ticket a ticket's blue, the target's own ticket cyan) and the dense
+    network's dashed line in the dense green."""
+    from matplotlib.colors import to_hex
+
+    from lth_utils import plots
+    _, _, rec = tiny_record
+    book = {"source_ticket": "ticket", "reinit": "reinit", "random_mask": "random_mask",
+            "target_ticket": "target_ticket"}
+    assert {s: to_hex(c) for s, c in transfer_plots.COLORS.items()} == \
+        {s: to_hex(plots.COLORS[k]) for s, k in book.items()}
+    fig = transfer_plots.plot_transfer(rec)
+    for ax in fig.axes:
+        dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+        assert dashed and all(to_hex(line.get_color()) == to_hex(plots.COLORS["dense"])
+                              for line in dashed)
+        drawn = {to_hex(line.get_color()) for line in ax.get_lines() if line.get_marker() == "o"
+                 and line.get_markerfacecolor() != "white"}
+        assert drawn == {to_hex(plots.COLORS[k]) for k in book.values()}
+    matplotlib.pyplot.close(fig)
+
+
 def test_a_pair_lenet_cannot_read_is_refused_before_training():
     with pytest.raises(ValueError, match="choose two of mnist, fashion-mnist"):
         transfer.TransferConfig(datasets=("mnist", "cifar10"))
