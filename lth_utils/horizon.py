@@ -307,3 +307,14 @@ def beyond_horizon(record: dict, horizon: int, last: float = 0.1) -> list[dict]:
                      "gain": a["early_stop_test_acc"] - at,
                      "late": bool(a["early_stop_iteration"] > late_after(T, last))})
     return rows
+
+
+def provenance(name: str, record: dict) -> str:
+    """Where a probe's figure comes from, parts joined by " · " (for
+    :func:`lth_utils.plots.add_provenance`): one trial, its lengths, code and compute."""
+    c = record["config"]
+    p = results.provenance_parts({**record, "config": {**c, "trials": 1}})
+    length = (f"{c['dense_iterations']:,} + {c['sparse_iterations']:,} iterations"
+              if "sparse_iterations" in c else f"{c['iterations']:,} iterations")
+    return (f"record horizon-{name} · {p['trials']} · {length} · {p['code']} · "
+            f"{p['compute']} on {p['device']}")

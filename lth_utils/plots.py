@@ -85,14 +85,16 @@ def provenance_lines(text: str, fig, fontsize: float = MIN_FONT) -> list[str]:
     return lines
 
 
-def add_provenance(fig, record: dict | list[dict], y: float = -0.04,
+def add_provenance(fig, record: dict | list[dict] | str, y: float = -0.04,
                    fontsize: float = MIN_FONT) -> None:
     """Write :func:`lth_utils.records.provenance` in grey under ``fig`` (``y`` in figure
     coordinates, the top of the text), broken into lines that fit the figure's width; for a
-    figure drawn from several records (a list), each record's lines in turn."""
+    figure drawn from several records (a list), each record's lines in turn. A string is a
+    provenance line already (another study's ``provenance``, parts joined by " · ")."""
     from .records import provenance
     lines = [line for r in (record if isinstance(record, list) else [record])
-             for line in provenance_lines(provenance(r), fig, fontsize)]
+             for line in provenance_lines(r if isinstance(r, str) else provenance(r), fig,
+                                          fontsize)]
     fig.text(0.5, y, "\n".join(lines), ha="center", va="top", fontsize=fontsize, color="0.4")
 
 

@@ -173,3 +173,22 @@ def test_beyond_horizon_reads_what_training_past_the_studys_horizon_bought():
     lenet = {"config": {"sparse_iterations": 400}, "sparse": [{"arm": "oneshot"}]}
     with pytest.raises(ValueError, match="horizon-conv2-cifar10"):
         horizon.beyond_horizon(lenet, 200)
+
+
+def test_a_probes_provenance_line_under_its_figure():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from lth_utils import plots
+    rec = {"config": horizon.config("conv2-cifar10", "standard"), "wall_time_s": 90,
+           "device": "cpu (1 threads)",
+           "code_version": {"lth_utils": "0.1.0", "git": "abc1234", "source_sha256": "f" * 16}}
+    text = horizon.provenance("conv2-cifar10", rec)
+    assert text == ("record horizon-conv2-cifar10 · 1 trial · 20,000 + 40,000 iterations · "
+                    "lth_utils 0.1.0 @ abc1234 (src ffffffff) · 1.5 min of compute on "
+                    "cpu (1 thread)")
+    fig = plt.figure(figsize=(4, 3))
+    plots.add_provenance(fig, text)               # a string: written as it is, broken to fit
+    (shown,) = fig.texts
+    assert shown.get_text().replace("\n", " · ") == text and "\n" in shown.get_text()
+    plt.close(fig)
