@@ -145,3 +145,16 @@ def test_the_run_times_are_the_records():
     ]
     missing = [w for w in wanted if w not in text]
     assert not missing, f"book/course.md does not say what the records say: {missing}"
+
+
+def test_the_grading_example_names_chapter_7s_own_check_as_nbval_does():
+    """The guide's grading example names chapter 7's `own` Check by its nbval name; inserting a
+    code cell above it moves that name, and the guide must follow."""
+    import sys
+    sys.path.insert(0, str(REPO / "tools"))
+    from check_cells import check_cells
+    own = [c["nbval"] for c in check_cells(REPO / "book" / "07_conv_nets.ipynb")
+           if c["grades"] == "own"]
+    named = set(re.findall(r"alice/07_conv_nets\.ipynb::(Cell \d+)", GUIDE.read_text()))
+    assert own and named == {own[0]}, (own, named)
+    assert f"(`{own[0]}`: the code cells counted from 0)" in GUIDE.read_text()

@@ -80,8 +80,8 @@ def test_the_study_refuses_its_config_before_any_unit(tmp_path):
     assert study.stepped == [] and not (tmp_path / "r.json").exists()
 
 
-@pytest.mark.parametrize("name", ["lenet-mnist", "prune-at-init"])
-def test_the_committed_horizon_records_are_the_probes_cache(name):   # conv2: see ch. 7
+@pytest.mark.parametrize("name", ["lenet-mnist", "conv2-cifar10", "prune-at-init"])
+def test_the_committed_horizon_records_are_the_probes_cache(name):
     """The probes moved from a script onto the engine keep their records' cache keys."""
     cfg = horizon.config(name, "standard")
     path = horizon.record_path(name, cfg)
