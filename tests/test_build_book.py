@@ -164,3 +164,19 @@ def test_page_tests_treat_another_profile_as_stale(tmp_path):
     os.utime(page, (later + 5, later + 5))
     assert reason("quick") is None
     assert "'quick', not 'standard'" in reason("standard")
+
+
+def test_a_full_build_drops_the_images_of_earlier_builds(fake):
+    """A figure that changed leaves its old PNG in _build/html/_images (named by a hash of its
+    content), and the published folder would carry it: a build of every page starts without
+    them; an incremental build keeps them (Sphinx does not write unchanged pages' images again)."""
+    images = fake.root / "_build" / "html" / "_images"
+    images.mkdir(parents=True)
+    (images / "old.png").write_bytes(b"stale")
+    build(fake, "quick", "-W")                       # first build: --all
+    assert not (images / "old.png").exists()
+    images.mkdir(parents=True, exist_ok=True)
+    (images / "kept.png").write_bytes(b"current")
+    [call] = build(fake, "quick", "-W")              # same profile: incremental
+    assert "--all" not in call["args"] and (images / "kept.png").exists()
+

@@ -41,6 +41,9 @@ if [ "$built" != "$profile" ]; then
 fi
 
 rm -f "$stamp"
+# a build of every page writes every image a page shows again: drop the images of earlier builds
+# first, so that _build/html (what is published) holds no figure that no page links any more
+case " ${flags[*]} " in *" --all "*) rm -rf "$html/_images" ;; esac
 LTH_PROFILE="$profile" LTH_PROGRESS=0 "$jb" build "$root" --path-output "$root" "${flags[@]}"
 mkdir -p "$root/_build"
 echo "$profile" > "$stamp"
