@@ -275,8 +275,9 @@ def plot_instability_vs_k(records: list[dict], threshold: float = STABLE,
                     - 0.002)
         ax.set_title(title(rec), fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    add_footer(fig, records)
+    # one legend under the panels: inside, it covered the threshold line or the trials
+    add_footer(fig, records, handles=axes[0][0].get_legend_handles_labels()[0],
+               labels=axes[0][0].get_legend_handles_labels()[1])
     return fig
 
 

@@ -398,3 +398,23 @@ def test_chapter_8_draws_each_network_in_the_books_colour():
     assert ip.PART_COLORS["rewound"] == ip.PART_COLORS["rewind"] == COLORS["rewound"]
     assert ip.PART_COLORS["ticket"] == ip.PART_COLORS["reset"] == COLORS["ticket"]
     assert ip.PART_COLORS["reinit"] == COLORS["reinit"]
+
+
+def test_instability_vs_k_has_one_legend_under_its_panels():
+    """Inside a panel the legend covered the 2% threshold line (chapter 8's Conv-2 panel): one
+    figure legend under the panels instead, above the provenance lines."""
+    import matplotlib.pyplot as plt
+
+    from lth_utils import instability_plots as ip
+    recs = [synthetic(), synthetic("conv2", ks=(0, 20), inst=((0.1, 0.2), (0.0, 0.0)),
+                                   imp=False)]
+    fig = ip.plot_instability_vs_k(recs)
+    fig.canvas.draw()
+    assert all(ax.get_legend() is None for ax in fig.axes)
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == \
+        ["one trial", "mean", "stable below (paper: 2%)"]
+    r = fig.canvas.get_renderer()
+    box = legend.get_window_extent(r)
+    assert all(box.y1 <= ax.get_tightbbox(r).y0 + 1 for ax in fig.axes)   # under every panel
+    plt.close(fig)
