@@ -85,9 +85,15 @@ def pai_config(profile: str | None = None) -> dict:
             "methods": list(METHODS), "trial": 0}
 
 
+# each probe's config maker (looked up by name where a parameter called ``config`` hides
+# the function below)
+_CONFIGS = {"lenet-mnist": lenet_config, "conv2-cifar10": conv2_config,
+            "prune-at-init": pai_config}
+
+
 def record_path(name: str, config: dict) -> Path:
     """``data/results/horizon-NAME.json`` (``horizon-NAME-quick.json`` at the quick sizes)."""
-    quick = config == globals()["config"](name, "quick")
+    quick = config == _CONFIGS[name]("quick")
     return results.results_dir() / f"horizon-{name}{'-quick' if quick else ''}.json"
 
 
@@ -136,7 +142,7 @@ class OneShotHorizon(engine.Study):
     def _train(self, members: list, iterations: int):
         c = self.config
         cfg = replace(self.base, iterations=iterations, eval_every=c["eval_every"],
-                              test_every=c.get("test_every", iterations))
+                      test_every=c.get("test_every", iterations))
         return training.train_population(
             self.template, stack_masks([p for p, _ in members]),
             stack_masks([m for _, m in members]), self.data, cfg,
@@ -229,8 +235,7 @@ class PruneAtInitHorizon(engine.Study):
 def config(name: str, profile: str | None = None) -> dict:
     """The probe ``name`` (one of :data:`NAMES`) at ``profile``."""
     _check_name(name)
-    return {"lenet-mnist": lenet_config, "conv2-cifar10": conv2_config,
-            "prune-at-init": pai_config}[name](profile)
+    return _CONFIGS[name](profile)
 
 
 def _check_name(name: str) -> None:
@@ -242,7 +247,7 @@ def check_config(name: str, config: dict) -> None:
     """Refuse, before any training, a config the probe ``name`` cannot run: it must hold the
     fields of ``config(name)``, with whole numbers >= 1 for its iterations."""
     _check_name(name)
-    want = set(globals()["config"](name, "quick"))
+    want = set(_CONFIGS[name]("quick"))
     if not isinstance(config, dict) or not want <= set(config):
         missing = sorted(want - set(config)) if isinstance(config, dict) else sorted(want)
         raise ValueError(f"the {name} probe's config is missing {', '.join(missing)}: make it "

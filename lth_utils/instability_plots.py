@@ -276,8 +276,7 @@ def plot_instability_vs_k(records: list[dict], threshold: float = STABLE,
         ax.set_title(title(rec), fontsize=10)
         ax.grid(alpha=0.3)
     # one legend under the panels: inside, it covered the threshold line or the trials
-    add_footer(fig, records, handles=axes[0][0].get_legend_handles_labels()[0],
-               labels=axes[0][0].get_legend_handles_labels()[1])
+    add_footer(fig, records, 8, *axes[0][0].get_legend_handles_labels())
     return fig
 
 

@@ -40,6 +40,12 @@ def _legend_below(ax, ncol: int | None = None, order=None) -> None:
               frameon=False)
 
 
+def _arms_first(arm_labels: list[str]):
+    """A sort key for legend labels: the arms' labels in their order, then everything else
+    (the dense network, the marks) in the order it came."""
+    return lambda label: arm_labels.index(label) if label in arm_labels else len(arm_labels)
+
+
 def _figure_legend(fig, legend: dict) -> None:
     """One legend for a figure of small multiples (``legend``: label -> handle, every entry
     drawn in any panel), at its bottom inside it, in the most columns (up to 4) that fit its
@@ -180,9 +186,7 @@ def plot_early_stop(record: dict, key: str = "early_stop_test_acc",
         ax.plot([], [], "o", ms=7, mfc="white", mec="0.3", mew=1.5, ls="none",
                 label=late_label(last))
     ax.grid(alpha=0.3, which="both")
-    arm_labels = [labels[a] for a in arms]
-    _legend_below(ax, order=lambda label: arm_labels.index(label) if label in arm_labels
-                  else len(arm_labels))
+    _legend_below(ax, order=_arms_first([labels[a] for a in arms]))
     return ax
 
 
@@ -215,9 +219,7 @@ def plot_networks(records: dict[str, dict], arms=("ticket", "reinit", "random_ma
                 ax.set_xlabel("")
                 ax.set_title(name, fontsize=10)
     # the arms first, as in each panel's own legend (plot_early_stop)
-    arm_labels = [LABELS[a] for a in arms]
-    order = sorted(legend, key=lambda label: arm_labels.index(label) if label in arm_labels
-                   else len(arm_labels))
+    order = sorted(legend, key=_arms_first([LABELS[a] for a in arms]))
     _figure_legend(fig, {label: legend[label] for label in order})
     return fig
 
