@@ -1,6 +1,6 @@
 """How long must a study train for every arm's early stop to be a measured minimum?
 
-Two probes, each a study of :mod:`lth_utils.engine` (``python -m lth_utils study NAME``):
+Four probes, each a study of :mod:`lth_utils.engine` (``python -m lth_utils study NAME``):
 
 * ``horizon-lenet-mnist`` (chapter 5): for one trial of the lottery study's seeds, the dense
   LeNet-300-100, then, from its trained weights, one-shot masks at the sparsities of rounds 7, 15
@@ -11,17 +11,20 @@ Two probes, each a study of :mod:`lth_utils.engine` (``python -m lth_utils study
   width, data, optimiser and trial 0's seeds) at the sparsity of its sparsest controls (round
   7, 4.5% weights left), trained twice the study's horizon: the study's controls there stop
   in the last tenth of its 20,000 iterations, and this measures where they would stop.
+* ``horizon-conv4-cifar10`` (chapter 7): the same for the Conv-4 lottery study, at its
+  sparsest controls' round (round 3, 7.6% weights left).
 * ``horizon-prune-at-init`` (chapter 10): every method's mask at θ0 (trial 0's seeds of the
   prune-at-init study) at two sparsities, trained as one population.
 
 Each writes where each validation loss reaches its minimum and every validation curve, with the
 config, code version, device and wall time, to ``data/results/horizon-NAME.json`` (the quick
 profile, for tests: ``horizon-NAME-quick.json``). The standard probes take about 12 (LeNet), 20
-(prune-at-init) and 75 minutes (Conv-2) on one CPU core.
+(prune-at-init) and 75 minutes (Conv-2) on one CPU core, and 85 minutes (Conv-4) on two.
 """
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -39,8 +42,8 @@ LENET_SIZES = {
     "standard": dict(dense_iterations=20_000, sparse_iterations=30_000, rounds=[7, 15, 18],
                      eval_every=100),
 }
-# the Conv-2 lottery study's probe: its sparsest controls' round, twice its horizon; the test
-# curve on the study's grid, so that the accuracy at the study's horizon can be read off;
+# the conv lottery studies' probes: their sparsest controls' round, twice their horizon; the
+# test curve on the study's grid, so that the accuracy at the study's horizon can be read off;
 # "study": the profile of the lottery study whose network, data and seeds it trains
 CONV2_SIZES = {
     "quick": dict(study="quick", dense_iterations=400, sparse_iterations=800, rounds=[3],
@@ -48,12 +51,16 @@ CONV2_SIZES = {
     "standard": dict(study="standard", dense_iterations=20_000, sparse_iterations=40_000,
                      rounds=[7], eval_every=250, test_every=1000),
 }
+# "network" tells its record from the Conv-2 probe's (whose committed record predates the key)
+CONV4_SIZES = {"quick": {"network": "conv4", **CONV2_SIZES["quick"]},
+               "standard": {"network": "conv4", **CONV2_SIZES["standard"], "rounds": [3]}}
 PAI_SIZES = {
     "quick": dict(sparsities=[0.9, 0.98], iterations=300, eval_every=100),
     "standard": dict(sparsities=[0.98, 0.995], iterations=40_000, eval_every=500),
 }
-NAMES = ("lenet-mnist", "conv2-cifar10", "prune-at-init")
-ONE_SHOT = {"lenet-mnist": LENET_SIZES, "conv2-cifar10": CONV2_SIZES}   # the one-shot probes
+NAMES = ("lenet-mnist", "conv2-cifar10", "conv4-cifar10", "prune-at-init")
+ONE_SHOT = {"lenet-mnist": LENET_SIZES, "conv2-cifar10": CONV2_SIZES,  # the one-shot probes
+            "conv4-cifar10": CONV4_SIZES}
 
 
 def _sizes(table: dict, profile: str | None) -> tuple[str, dict]:
@@ -69,11 +76,11 @@ def lenet_config(profile: str | None = None) -> dict:
     return dict(_sizes(LENET_SIZES, profile)[1])
 
 
-def conv2_config(profile: str | None = None) -> dict:
-    """The chapter 7 probe's config at ``profile``; the rest of its settings (width, data,
-    optimiser, learning rate, per-layer rates, seeds) are the Conv-2 lottery study's at the
-    same profile (``standard`` for ``paper``)."""
-    return dict(_sizes(CONV2_SIZES, profile)[1])
+def conv_config(name: str, profile: str | None = None) -> dict:
+    """The chapter 7 probe ``name``'s config at ``profile``; the rest of its settings (width,
+    data, optimiser, learning rate, per-layer rates, seeds) are the lottery study ``name``'s at
+    the same profile (``standard`` for ``paper``)."""
+    return dict(_sizes(ONE_SHOT[name], profile)[1])
 
 
 def pai_config(profile: str | None = None) -> dict:
@@ -87,8 +94,8 @@ def pai_config(profile: str | None = None) -> dict:
 
 # each probe's config maker (looked up by name where a parameter called ``config`` hides
 # the function below)
-_CONFIGS = {"lenet-mnist": lenet_config, "conv2-cifar10": conv2_config,
-            "prune-at-init": pai_config}
+_CONFIGS = {"lenet-mnist": lenet_config, "prune-at-init": pai_config,
+            **{n: partial(conv_config, n) for n in ("conv2-cifar10", "conv4-cifar10")}}
 
 
 def record_path(name: str, config: dict) -> Path:
@@ -150,7 +157,7 @@ class OneShotHorizon(engine.Study):
 
     def _result(self, run, k: int) -> dict:
         """Member ``k``'s early stop and validation curve; for a probe with its own test grid
-        (Conv-2), also its accuracy at the early stop and its test curve."""
+        (the conv ones), also its accuracy at the early stop and its test curve."""
         out = {"early_stop_iteration": run.history.early_stop_iteration[k],
                "val_loss": _curve(run.history, k)}
         if "test_every" in self.config:
@@ -255,7 +262,7 @@ def check_config(name: str, config: dict) -> None:
     counts = {"dense_iterations", "sparse_iterations", "iterations", "eval_every",
               "test_every"} & want
     results.check_counts(SimpleNamespace(**config), *sorted(counts))
-    if name == "conv2-cifar10" and config["study"] not in ("quick", "standard"):
+    if name in ONE_SHOT and "study" in want and config["study"] not in ("quick", "standard"):
         raise ValueError(f"the {name} probe's 'study' is the lottery study's profile it "
                          f"trains: 'quick' or 'standard', got {config['study']!r}")
 
@@ -287,7 +294,7 @@ def summary(name: str, record: dict) -> list[str]:
 
 
 def beyond_horizon(record: dict, horizon: int, last: float = 0.1) -> list[dict]:
-    """What a one-shot probe with test curves (Conv-2's) says about a study that stops at
+    """What a one-shot probe with test curves (a conv one) says about a study that stops at
     ``horizon`` iterations: per sparse arm, its ``early_stop_iteration`` and
     ``early_stop_test_acc`` in the probe's longer run, its test accuracy at ``horizon``
     (``acc_at_horizon``, the test curve's point there), ``gain`` (the first minus the second:
@@ -297,7 +304,8 @@ def beyond_horizon(record: dict, horizon: int, last: float = 0.1) -> list[dict]:
     from .records import late_after
     if "test_iteration" not in record["sparse"][0]:
         raise ValueError("this probe kept no test curves (the LeNet probe): beyond_horizon "
-                         "reads the Conv-2 probe's record, horizon-conv2-cifar10")
+                         "reads a conv probe's record, horizon-conv2-cifar10 or "
+                         "horizon-conv4-cifar10")
     T = record["config"]["sparse_iterations"]
     rows = []
     for a in record["sparse"]:

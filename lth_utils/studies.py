@@ -86,6 +86,7 @@ STUDIES: dict[str, Entry] = {s.name: s for s in [
     _lottery("conv2-cifar10", 7, "IMP on Conv-2, CIFAR-10"),
     _horizon("conv2-cifar10", 7, "how long Conv-2's sparsest controls must train"),
     _lottery("conv4-cifar10", 7, "IMP on Conv-4, CIFAR-10"),
+    _horizon("conv4-cifar10", 7, "how long Conv-4's sparsest controls must train"),
     _lottery("conv6-cifar10", 7, "IMP on Conv-6, CIFAR-10"),
     _instability("lenet"),
     _instability("conv2"),
