@@ -11,8 +11,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .instability import STABLE, TICKET_PARTS, provenance
+from . import plots
 from .lottery_plots import late_label
-from .plots import COLORS, MAX_WIDTH, fraction_ticks, percent_axis, provenance_lines
+from .plots import COLORS, MAX_WIDTH, fraction_ticks, percent_axis
 from .records import late_after, two_se
 
 NAMES = {"lenet": "LeNet-300-100 on MNIST", "conv2": "Conv-2 (¼ width) on CIFAR-10"}
@@ -197,19 +198,8 @@ def trial_accuracy(record: dict, part: str = "dense", k: int | None = 0) -> np.n
 
 def add_footer(fig, records: list[dict], fontsize: float = 8, handles=(), labels=(),
                ncol: int | None = None) -> None:
-    """Under ``fig`` (constrained layout): a legend of ``handles``/``labels`` if given (in
-    ``ncol`` columns, default all on one row), then the records' provenance in grey, one block
-    each; the axes shrink to make room for both."""
-    lines = [line for rec in records for line in provenance_lines(provenance(rec), fig, fontsize)]
-    h = (0.17 * len(lines) + 0.1) / fig.get_figheight()
-    ncol = ncol or max(1, len(labels))
-    legend_h = (0.2 * -(-len(labels) // ncol) + 0.1) / fig.get_figheight() if labels else 0.0
-    fig.get_layout_engine().set(rect=(0, h + legend_h, 1, 1 - h - legend_h))
-    fig.text(0.5, 0.01, "\n".join(lines), ha="center", va="bottom", fontsize=fontsize,
-             color="0.4")
-    if labels:
-        fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, h), ncol=ncol,
-                   fontsize=fontsize, frameon=False)
+    """:func:`lth_utils.plots.add_footer` with the records' provenance, one block each."""
+    plots.add_footer(fig, [provenance(rec) for rec in records], handles, labels, ncol, fontsize)
 
 
 def title(record: dict) -> str:

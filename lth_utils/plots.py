@@ -98,6 +98,23 @@ def add_provenance(fig, record: dict | list[dict] | str, y: float = -0.04,
     fig.text(0.5, y, "\n".join(lines), ha="center", va="top", fontsize=fontsize, color="0.4")
 
 
+def add_footer(fig, provenances: list[str], handles=(), labels=(), ncol: int | None = None,
+               fontsize: float = MIN_FONT) -> None:
+    """Under ``fig`` (constrained layout): a legend of ``handles``/``labels`` if given (in
+    ``ncol`` columns, default all on one row), then each provenance string (parts joined by
+    " · ") in grey, broken into lines that fit; the axes shrink to make room for both."""
+    lines = [line for text in provenances for line in provenance_lines(text, fig, fontsize)]
+    h = (0.17 * len(lines) + 0.1) / fig.get_figheight()
+    ncol = ncol or max(1, len(labels))
+    legend_h = (0.2 * -(-len(labels) // ncol) + 0.1) / fig.get_figheight() if labels else 0.0
+    fig.get_layout_engine().set(rect=(0, h + legend_h, 1, 1 - h - legend_h))
+    fig.text(0.5, 0.01, "\n".join(lines), ha="center", va="bottom", fontsize=fontsize,
+             color="0.4")
+    if labels:
+        fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, h), ncol=ncol,
+                   fontsize=fontsize, frameon=False)
+
+
 def first_layer_images(weight: torch.Tensor, n: int = 16, title: str = "", ax_grid=None,
                        cmap: str = "RdBu_r", lim: float | None = None,
                        colorbar_label: str = "weight value"):

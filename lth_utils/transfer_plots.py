@@ -24,21 +24,8 @@ COLORS = {"source_ticket": plots.COLORS["ticket"], "reinit": plots.COLORS["reini
 
 
 def add_footer(fig, record: dict, handles=(), labels=(), ncol: int = 2) -> None:
-    """Under ``fig`` (constrained layout): its legend, then :func:`provenance` in grey, broken
-    between its parts into lines that fit; the axes shrink to make room for both."""
-    per_line, lines = int(72 * fig.get_figwidth() / (0.6 * 8)), []
-    for part in provenance(record).split(" · "):
-        if lines and len(lines[-1]) + 3 + len(part) <= per_line:
-            lines[-1] += " · " + part
-        else:
-            lines.append(part)
-    text_h = (0.17 * len(lines) + 0.08) / fig.get_figheight()
-    legend_h = 0.2 * -(-len(labels) // ncol) / fig.get_figheight() if labels else 0.0
-    fig.get_layout_engine().set(rect=(0, text_h + legend_h, 1, 1 - text_h - legend_h))
-    fig.text(0.5, 0.01, "\n".join(lines), ha="center", va="bottom", fontsize=8, color="0.4")
-    if labels:
-        fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, text_h),
-                   ncol=ncol, fontsize=8, frameon=False)
+    """:func:`lth_utils.plots.add_footer` with the record's :func:`provenance`."""
+    plots.add_footer(fig, [provenance(record)], handles, labels, ncol)
 
 
 def plot_transfer(record: dict, key: str = "early_stop_test_acc", last: float = 0.1):
