@@ -229,3 +229,61 @@ def network_rows(records: dict[str, dict], controls=("reinit", "random_mask"),
                         f"({said['accuracy']}" + (", late)" if c["best_late"] else ")"),
             "controls": versus})
     return rows
+
+
+def probe_vs_record(probe: dict, record: dict, last: float = 0.1) -> dict:
+    """A conv horizon probe (``horizon-conv2-cifar10``, ``horizon-conv4-cifar10``) read against
+    the lottery record whose sparsest controls it trains twice as long.
+
+    ``beyond`` (arm -> :func:`lth_utils.horizon.beyond_horizon`'s row at the record's horizon
+    ``T``) and ``vs`` (:func:`ticket_vs_controls` of the record), then numbers for the text:
+    ``late_std`` ("k of its n" control runs late in the record there), ``left`` (the probe's
+    fraction of weights), ``minutes`` and ``device`` (its wall time and where it ran), ``T2``
+    and ``every`` (its length and test grid), per arm ``gain_ARM``, ``es_ARM`` (its early stop), ``at_ARM`` (its accuracy at
+    ``T``), ``acc_ARM`` (at its early stop), per control ``stdgap_ARM`` (the record's lead of
+    the ticket over it), ``lead_ARM`` (the one-shot ticket's lead at both networks' own early
+    stops) and ``share_ARM`` (its gain over the record's lead), ``share`` ("48%" or "40% to
+    48%"), ``late_note`` (which of the probe's own early stops are late, as a clause),
+    ``dense`` (``probe`` and ``record``: the two dense networks' results) and ``dense_same``
+    (whether the probe's dense network repeats the record's trial 0 exactly).
+    """
+    from .horizon import beyond_horizon
+    controls = ("reinit", "random_mask")
+    T = record["config"]["iterations"]
+    beyond = {r["arm"]: r for r in beyond_horizon(probe, T, last)}
+    vs = ticket_vs_controls(record, controls, last)
+    left = probe["sparse"][0]["fraction_remaining"]
+    if vs is None or abs(left - vs["fraction"]) > 0.01:
+        where = "has no round with both controls" if vs is None else \
+            f"has its sparsest controls at {vs['fraction']:.1%}"
+        raise ValueError(f"this probe trains {left:.1%} of the weights, but the record "
+                         f"{where}: read horizon-NAME against the standard record NAME")
+    d0 = record["rounds"][0]["arms"]["ticket"][0]
+    out = {"beyond": beyond, "vs": vs, "T": T, "left": left,
+           "late_std": f"{sum(vs['late'][a][0] for a in controls)} of its "
+                       f"{sum(vs['late'][a][1] for a in controls)}",
+           "minutes": probe["wall_time_s"] / 60, "T2": probe["config"]["sparse_iterations"],
+           "device": probe["device"].replace("(1 threads)", "(1 thread)"),
+           "every": probe["config"]["test_every"],
+           "dense": {"probe": probe["dense"], "record": d0},
+           "dense_same": all(probe["dense"][k] == d0[k]
+                             for k in ("early_stop_iteration", "early_stop_test_acc"))}
+    for arm, r in beyond.items():
+        out.update({f"gain_{arm}": 100 * r["gain"], f"es_{arm}": r["early_stop_iteration"],
+                    f"at_{arm}": r["acc_at_horizon"], f"acc_{arm}": r["early_stop_test_acc"]})
+    ticket = beyond["oneshot"]["early_stop_test_acc"]
+    for arm in controls:
+        out.update({f"stdgap_{arm}": 100 * vs["gap"][arm],
+                    f"lead_{arm}": 100 * (ticket - beyond[arm]["early_stop_test_acc"]),
+                    f"share_{arm}": beyond[arm]["gain"] / vs["gap"][arm]})
+    lo, hi = (f"{min(out[f'share_{a}'] for a in controls):.0%}",
+              f"{max(out[f'share_{a}'] for a in controls):.0%}")
+    out["share"] = lo if lo == hi else f"{lo} to {hi}"
+    whose = {"oneshot": "one-shot ticket's", "reinit": "reinitialised network's",
+             "random_mask": "random mask's"}
+    late = [whose[a] for a in whose if beyond[a]["late"]]
+    out["late_note"] = (f"the {' and the '.join(late)} lowest validation loss falls in the "
+                        "last tenth of the probe's run too, so a longer run might narrow the "
+                        "lead further" if late else "every early stop of the probe falls "
+                        "before the last tenth of its run: measured minima")
+    return out

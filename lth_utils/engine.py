@@ -107,6 +107,9 @@ def run(study: Study, out: str | Path, log=print, verbose: bool = True) -> dict:
 
 
 def _compute(study: Study, out: Path, kind: str, log) -> dict:
+    # the code that computes: read before the first unit, not when the record is written (a
+    # long run outlives edits and commits made while it trains)
+    version = results.code_version()
     ckpt = results.checkpoint_path(out)
     units = study.units()
     state = results.load_checkpoint(ckpt, study.config, log, study.trials)
@@ -128,18 +131,19 @@ def _compute(study: Study, out: Path, kind: str, log) -> dict:
         state["wall_time_s"] += time.time() - started
         results.save_checkpoint(ckpt, state)
         if study.partial and len(state["done"]) < len(units):
-            _save(study, kind, state, out, complete=False)
+            _save(study, kind, state, out, version, complete=False)
         log(f"{out.name}: {unit} done ({len(state['done'])}/{len(units)}; "
             f"{state['wall_time_s'] / 60:.1f} min so far)")
-    record = _save(study, kind, state, out, complete=True)
+    record = _save(study, kind, state, out, version, complete=True)
     results.remove_checkpoint(ckpt)
     return record
 
 
-def _save(study: Study, kind: str, state: dict, out: Path, complete: bool) -> dict:
+def _save(study: Study, kind: str, state: dict, out: Path, version: dict,
+          complete: bool) -> dict:
     record = {"schema": results.SCHEMA, "kind": kind, "config": study.config,
               "config_key": results.config_key(study.config),
-              "code_version": results.code_version(), "device": " + ".join(state["devices"]),
+              "code_version": version, "device": " + ".join(state["devices"]),
               "precision": study.precision, "complete": complete,
               "wall_time_s": round(state["wall_time_s"], 1)}
     if study.trials != study.every:

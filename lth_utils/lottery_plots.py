@@ -363,3 +363,32 @@ def plot_cost(record: dict, ax=None):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     return ax
+
+
+def plot_beyond_horizon(probe: dict, horizon: int, ax=None, title: str | None = None):
+    """A conv horizon probe's test curves (one line per arm, to the probe's length), the
+    study's ``horizon`` dotted, the probe's last tenth shaded and each arm's early stop as a
+    marker, hollow when it falls in that last tenth. Returns the axes."""
+    from .horizon import beyond_horizon
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.8), layout="constrained")
+    late = {r["arm"]: r["late"] for r in beyond_horizon(probe, horizon)}
+    T2 = probe["config"]["sparse_iterations"]
+    ax.axvspan(0.9 * T2, T2, color="0.92", lw=0, label="last tenth of the probe")
+    ax.axvline(horizon, color="k", ls=":", lw=1)
+    ax.annotate(f"the record stops\nat {horizon:,}", (horizon, 0.83),
+                xycoords=("data", "axes fraction"), xytext=(4, 0),
+                textcoords="offset points", fontsize=8, va="top")
+    names = {"oneshot": "one-shot ticket (θ0)", "reinit": "its mask, new init",
+             "random_mask": "random mask (θ0)"}
+    for a in probe["sparse"]:
+        c = COLORS[a["arm"]]
+        ax.plot(a["test_iteration"], np.multiply(a["test_acc"], 100), color=c, lw=1.2,
+                label=names[a["arm"]])
+        ax.plot(a["early_stop_iteration"], 100 * a["early_stop_test_acc"], "o", color=c, ms=7,
+                mfc="white" if late[a["arm"]] else c)
+    ax.plot([], [], "o", color="0.3", ms=7, label="early stop (hollow: in the last tenth)")
+    ax.set(xlim=(0, T2), ylim=(40, None), xlabel="training iteration",
+           ylabel="test accuracy (%)", title=title)
+    ax.legend(fontsize=8, loc="lower right")
+    return ax

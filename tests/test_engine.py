@@ -53,6 +53,22 @@ def test_a_killed_run_resumes_at_its_unit_and_the_cache_returns_the_record(tmp_p
     assert engine.run(other, out, lambda s: None)["rows"] == [0, 1, 10, 11]
 
 
+def test_the_record_names_the_code_its_run_started_with(tmp_path, monkeypatch):
+    """A long run outlives edits and commits made while it trains: the record's code version
+    is read before the first unit, not when the record is written."""
+    head = {"git": "start"}
+    monkeypatch.setattr(results, "code_version", lambda: dict(head))
+
+    class Committing(Counting):      # a commit lands while the run trains
+        def step(self, unit, state):
+            super().step(unit, state)
+            head["git"] = "later"
+
+    rec = engine.run(Committing({"trials": 1, "units": 2}), tmp_path / "r.json",
+                     lambda s: None)
+    assert rec["code_version"] == {"git": "start"}
+
+
 def test_parts_say_their_trials_and_partial_records_can_be_read(tmp_path):
     cfg = {"trials": 3, "units": 2}
     part = engine.run(Counting(cfg, trials=[1, 2]), tmp_path / "p.json", lambda s: None)
@@ -80,7 +96,8 @@ def test_the_study_refuses_its_config_before_any_unit(tmp_path):
     assert study.stepped == [] and not (tmp_path / "r.json").exists()
 
 
-@pytest.mark.parametrize("name", ["lenet-mnist", "conv2-cifar10", "prune-at-init"])
+@pytest.mark.parametrize("name", ["lenet-mnist", "conv2-cifar10", "conv4-cifar10",
+                                  "prune-at-init"])
 def test_the_committed_horizon_records_are_the_probes_cache(name):
     """The probes moved from a script onto the engine keep their records' cache keys."""
     cfg = horizon.config(name, "standard")
@@ -192,3 +209,46 @@ def test_a_probes_provenance_line_under_its_figure():
     (shown,) = fig.texts
     assert shown.get_text().replace("\n", " · ") == text and "\n" in shown.get_text()
     plt.close(fig)
+
+
+def test_the_conv4_probe_trains_its_studys_sparsest_controls():
+    """Each conv probe sits at its lottery study's sparsest round with controls, and the
+    Conv-4 probe's config tells its record from the Conv-2 probe's at every profile."""
+    from lth_utils import lottery
+    for name in ("conv2-cifar10", "conv4-cifar10"):
+        cfg = lottery.study_config(name, "standard")
+        assert horizon.config(name, "standard")["rounds"] == [cfg.control_rounds[-1]]
+    for p in ("quick", "standard"):
+        assert horizon.config("conv4-cifar10", p) != horizon.config("conv2-cifar10", p)
+    bad = {**horizon.config("conv4-cifar10", "quick"), "study": "paper"}
+    with pytest.raises(ValueError, match="'quick' or 'standard'"):
+        horizon.check_config("conv4-cifar10", bad)
+
+
+def test_a_probe_read_against_its_record_gives_the_takeaways_numbers():
+    """Chapter 7's numbers: what the controls gained past the record's horizon, as a share of
+    the record's lead over them, and the one-shot ticket's lead at each network's own early
+    stop; read against a record with another sparsity, the probe is refused."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from lth_utils import claims, lottery_plots
+    probe = results.load_record(results.results_dir() / "horizon-conv2-cifar10.json")
+    std = results.load_record(results.results_dir() / "conv2-cifar10-standard.json")
+    pv = claims.probe_vs_record(probe, std)
+    assert pv["T"] == 20_000 and pv["T2"] == 40_000 and pv["dense_same"]
+    assert pv["left"] == pytest.approx(pv["vs"]["fraction"], abs=0.01)
+    for arm in ("reinit", "random_mask"):
+        b = pv["beyond"][arm]
+        assert pv[f"share_{arm}"] == pytest.approx(b["gain"] / pv["vs"]["gap"][arm])
+        assert pv[f"lead_{arm}"] == pytest.approx(
+            100 * (pv["acc_oneshot"] - b["early_stop_test_acc"]))
+    assert pv["late_std"] == "6 of its 6" and pv["share"] == "48%"
+    other = results.load_record(results.results_dir() / "conv4-cifar10-standard.json")
+    with pytest.raises(ValueError, match="sparsest controls at 7.6%"):
+        claims.probe_vs_record(probe, other)
+    ax = lottery_plots.plot_beyond_horizon(probe, pv["T"])
+    hollow = [ln.get_markerfacecolor() == "white" for ln in ax.lines if ln.get_marker() == "o"
+              and len(ln.get_xdata())]
+    assert hollow == [pv["beyond"][a["arm"]]["late"] for a in probe["sparse"]]
+    plt.close(ax.figure)
