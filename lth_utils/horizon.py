@@ -12,14 +12,16 @@ Four probes, each a study of :mod:`lth_utils.engine` (``python -m lth_utils stud
   7, 4.5% weights left), trained twice the study's horizon: the study's controls there stop
   in the last tenth of its 20,000 iterations, and this measures where they would stop.
 * ``horizon-conv4-cifar10`` (chapter 7): the same for the Conv-4 lottery study, at its
-  sparsest controls' round (round 3, 7.6% weights left).
+  sparsest controls' round (round 3, 7.6% weights left); ``horizon-conv6-cifar10`` the same
+  for Conv-6 (round 3, 8.3% left), configured but not yet run (no record, not in the book).
 * ``horizon-prune-at-init`` (chapter 10): every method's mask at θ0 (trial 0's seeds of the
   prune-at-init study) at two sparsities, trained as one population.
 
 Each writes where each validation loss reaches its minimum and every validation curve, with the
 config, code version, device and wall time, to ``data/results/horizon-NAME.json`` (the quick
 profile, for tests: ``horizon-NAME-quick.json``). The standard probes take about 12 (LeNet), 20
-(prune-at-init) and 75 minutes (Conv-2) on one CPU core, and 85 minutes (Conv-4) on two.
+(prune-at-init) and 75 minutes (Conv-2) on one CPU core, 60 minutes (Conv-4) on two (Conv-6,
+measured per step: about 80 on two).
 """
 from __future__ import annotations
 
@@ -51,16 +53,24 @@ CONV2_SIZES = {
     "standard": dict(study="standard", dense_iterations=20_000, sparse_iterations=40_000,
                      rounds=[7], eval_every=250, test_every=1000),
 }
-# "network" tells its record from the Conv-2 probe's (whose committed record predates the key)
-CONV4_SIZES = {"quick": {"network": "conv4", **CONV2_SIZES["quick"]},
-               "standard": {"network": "conv4", **CONV2_SIZES["standard"], "rounds": [3]}}
+
+
+def _deeper(network: str) -> dict:
+    """Conv-4's or Conv-6's probe: Conv-2's sizes at their sparsest controls' round (3);
+    "network" tells its record from the Conv-2 probe's (whose committed record predates the
+    key)."""
+    return {"quick": {"network": network, **CONV2_SIZES["quick"]},
+            "standard": {"network": network, **CONV2_SIZES["standard"], "rounds": [3]}}
+
+
+CONV4_SIZES, CONV6_SIZES = _deeper("conv4"), _deeper("conv6")
 PAI_SIZES = {
     "quick": dict(sparsities=[0.9, 0.98], iterations=300, eval_every=100),
     "standard": dict(sparsities=[0.98, 0.995], iterations=40_000, eval_every=500),
 }
-NAMES = ("lenet-mnist", "conv2-cifar10", "conv4-cifar10", "prune-at-init")
+NAMES = ("lenet-mnist", "conv2-cifar10", "conv4-cifar10", "conv6-cifar10", "prune-at-init")
 ONE_SHOT = {"lenet-mnist": LENET_SIZES, "conv2-cifar10": CONV2_SIZES,  # the one-shot probes
-            "conv4-cifar10": CONV4_SIZES}
+            "conv4-cifar10": CONV4_SIZES, "conv6-cifar10": CONV6_SIZES}
 
 
 def _sizes(table: dict, profile: str | None) -> tuple[str, dict]:
@@ -95,7 +105,7 @@ def pai_config(profile: str | None = None) -> dict:
 # each probe's config maker (looked up by name where a parameter called ``config`` hides
 # the function below)
 _CONFIGS = {"lenet-mnist": lenet_config, "prune-at-init": pai_config,
-            **{n: partial(conv_config, n) for n in ("conv2-cifar10", "conv4-cifar10")}}
+            **{n: partial(conv_config, n) for n in ONE_SHOT if n.startswith("conv")}}
 
 
 def record_path(name: str, config: dict) -> Path:
@@ -304,8 +314,7 @@ def beyond_horizon(record: dict, horizon: int, last: float = 0.1) -> list[dict]:
     from .records import late_after
     if "test_iteration" not in record["sparse"][0]:
         raise ValueError("this probe kept no test curves (the LeNet probe): beyond_horizon "
-                         "reads a conv probe's record, horizon-conv2-cifar10 or "
-                         "horizon-conv4-cifar10")
+                         "reads a conv probe's record, such as horizon-conv2-cifar10")
     T = record["config"]["sparse_iterations"]
     rows = []
     for a in record["sparse"]:

@@ -88,6 +88,7 @@ STUDIES: dict[str, Entry] = {s.name: s for s in [
     _lottery("conv4-cifar10", 7, "IMP on Conv-4, CIFAR-10"),
     _horizon("conv4-cifar10", 7, "how long Conv-4's sparsest controls must train"),
     _lottery("conv6-cifar10", 7, "IMP on Conv-6, CIFAR-10"),
+    _horizon("conv6-cifar10", 7, "how long Conv-6's sparsest controls must train"),
     _instability("lenet"),
     _instability("conv2"),
     Entry("supermasks-lenet-mnist", 9, "masks that work untrained; edge-popup",

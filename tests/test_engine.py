@@ -211,15 +211,16 @@ def test_a_probes_provenance_line_under_its_figure():
     plt.close(fig)
 
 
-def test_the_conv4_probe_trains_its_studys_sparsest_controls():
+def test_the_conv_probes_train_their_studys_sparsest_controls():
     """Each conv probe sits at its lottery study's sparsest round with controls, and the
-    Conv-4 probe's config tells its record from the Conv-2 probe's at every profile."""
+    deeper probes' configs tell their records from the Conv-2 probe's at every profile."""
     from lth_utils import lottery
-    for name in ("conv2-cifar10", "conv4-cifar10"):
+    names = ("conv2-cifar10", "conv4-cifar10", "conv6-cifar10")
+    for name in names:
         cfg = lottery.study_config(name, "standard")
         assert horizon.config(name, "standard")["rounds"] == [cfg.control_rounds[-1]]
     for p in ("quick", "standard"):
-        assert horizon.config("conv4-cifar10", p) != horizon.config("conv2-cifar10", p)
+        assert len({json.dumps(horizon.config(n, p), sort_keys=True) for n in names}) == 3
     bad = {**horizon.config("conv4-cifar10", "quick"), "study": "paper"}
     with pytest.raises(ValueError, match="'quick' or 'standard'"):
         horizon.check_config("conv4-cifar10", bad)
