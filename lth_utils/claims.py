@@ -13,6 +13,7 @@ import numpy as np
 
 from .records import (arm_summary, compare_ranges, fraction_label, late_early_stops, late_flags,
                       round_trials, ticket_extremes)
+from .results import device_label
 
 MIN_MARGIN = 0.01   # the smallest accuracy difference (1 pp) read as one when trials can't tell
 ARM_NAMES = {"dense": "dense", "ticket": "ticket", "reinit": "random-reinitialisation",
@@ -263,7 +264,7 @@ def probe_vs_record(probe: dict, record: dict, last: float = 0.1) -> dict:
            "late_std": f"{sum(vs['late'][a][0] for a in controls)} of its "
                        f"{sum(vs['late'][a][1] for a in controls)}",
            "minutes": probe["wall_time_s"] / 60, "T2": probe["config"]["sparse_iterations"],
-           "device": probe["device"].replace("(1 threads)", "(1 thread)"),
+           "device": device_label(probe),
            "every": probe["config"]["test_every"],
            "dense": {"probe": probe["dense"], "record": d0},
            "dense_same": all(probe["dense"][k] == d0[k]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .instability import STABLE, TICKET_PARTS, provenance
 from . import plots
+from .instability import STABLE, TICKET_PARTS, provenance
 from .lottery_plots import late_label
 from .plots import COLORS, MAX_WIDTH, fraction_ticks, percent_axis
 from .records import late_after, two_se

@@ -140,17 +140,23 @@ def code_version() -> dict[str, Any]:
     return {"lth_utils": __version__, "git": commit, "source_sha256": src.hexdigest()[:16]}
 
 
+def device_label(record: dict) -> str:
+    """Where a record ran, as it says it ("?" if it does not); older records wrote
+    "cpu (1 threads)", read as "cpu (1 thread)"."""
+    return record.get("device", "?").replace("(1 threads)", "(1 thread)")
+
+
 def provenance_parts(record: dict) -> dict[str, str]:
     """The parts every figure's provenance line shares: ``trials`` ("3 trials"), ``code``
     ("lth_utils 0.1.0 @ abc1234 (src 1234abcd)"), ``compute`` ("12.5 min of compute") and
-    ``device`` (as the record says it; older records wrote "cpu (1 threads)")."""
+    ``device`` (:func:`device_label`)."""
     n, v = record["config"]["trials"], record.get("code_version", {})
     code = f"lth_utils {v.get('lth_utils', '?')} @ {v.get('git') or '?'}"
     if v.get("source_sha256"):
         code += f" (src {v['source_sha256'][:8]})"
     return {"trials": f"{n} trial{'' if n == 1 else 's'}", "code": code,
             "compute": f"{record.get('wall_time_s', 0) / 60:.1f} min of compute",
-            "device": record.get("device", "?").replace("(1 threads)", "(1 thread)")}
+            "device": device_label(record)}
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
