@@ -22,6 +22,10 @@ COLORS = {"source_ticket": plots.COLORS["ticket"], "reinit": plots.COLORS["reini
           "random_mask": plots.COLORS["random_mask"],
           "target_ticket": plots.COLORS["target_ticket"]}
 
+# the layers of the overlap figure, in colours none of the starts above uses, and neither brown
+# (chapter 8's rewound ticket) nor green (the dense network)
+LAYER_COLORS = ("#9467bd", "#e377c2", "#bcbd22", "k")   # LeNet: fc1-fc3, "all"
+
 
 def add_footer(fig, record: dict, handles=(), labels=(), ncol: int = 2) -> None:
     """:func:`lth_utils.plots.add_footer` with the record's :func:`provenance`."""
@@ -70,7 +74,7 @@ def plot_overlap(record: dict):
     states = [overlap_state(record, i) for i in range(len(record["levels"]))]
     frac = [lv["fraction_remaining"] for lv in record["levels"]]
     for j, row in enumerate(states[0]["rows"]):
-        color = ("#9467bd", "#8c564b", "#e377c2", "k")[j % 4]
+        color = LAYER_COLORS[j % len(LAYER_COLORS)]
         ax.plot(frac, [s["rows"][j]["of_a"] for s in states], "o-", color=color,
                 label=f"{row['layer']}: shared")
         ax.plot(frac, [s["rows"][j]["of_chance"] for s in states], "--", color=color,

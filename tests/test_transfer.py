@@ -276,6 +276,23 @@ def test_transfer_figure_uses_the_books_colours(tiny_record):
     matplotlib.pyplot.close(fig)
 
 
+def test_the_overlap_figure_keeps_clear_of_the_books_arm_colours(tiny_record):
+    """The overlap figure's layers take no colour the book gives an arm, a start or the dense
+    network (brown is chapter 8's rewound ticket, green the dense network): a reader who has
+    learnt the palette reads no layer as a network."""
+    from matplotlib.colors import to_hex
+
+    from lth_utils import plots
+    _, _, rec = tiny_record
+    taken = {to_hex(plots.COLORS[k]) for k in ("ticket", "reinit", "random_mask", "oneshot",
+                                                "dense", "rewound", "target_ticket")}
+    fig = transfer_plots.plot_overlap(rec)
+    drawn = {to_hex(line.get_color()) for line in fig.axes[0].get_lines()}
+    assert len(drawn) == len(transfer.overlap_state(rec, 0)["rows"])   # one per layer
+    assert not drawn & taken, drawn & taken
+    matplotlib.pyplot.close(fig)
+
+
 def test_a_pair_lenet_cannot_read_is_refused_before_training():
     with pytest.raises(ValueError, match="choose two of mnist, fashion-mnist"):
         transfer.TransferConfig(datasets=("mnist", "cifar10"))
