@@ -123,9 +123,11 @@ def mask_overlap(a: Masks, b: Masks) -> list[dict]:
     Per layer (``n`` weights, ``a`` keeps a fraction ``fa``, ``b`` keeps ``fb``): ``shared`` is
     the number kept by both, ``both = shared / n``, and ``chance = fa * fb`` is what ``both``
     would be on average if ``b`` were a random mask with its own count; ``lift = both / chance``
-    (1: no more than chance) and ``of_a = shared / kept_a`` (how much of ``a`` ``b`` keeps).
+    (1: no more than chance), ``of_a = shared / kept_a`` (how much of ``a`` ``b`` keeps) and
+    ``of_chance`` (what ``of_a`` would be on average: ``fb`` in a layer, :func:`of_a_chance`).
     The row "all" sums the layers: its chance is the count-weighted sum of the layers'
-    ``n * fa * fb``, not the product of the overall fractions.
+    ``n * fa * fb``, not the product of the overall fractions, and its ``of_chance`` is not
+    ``b``'s overall kept fraction.
     """
     if list(a) != list(b) or any(a[n].shape != b[n].shape for n in a):
         raise ValueError("the two mask sets must have the same layers and shapes: build both "
@@ -142,7 +144,17 @@ def mask_overlap(a: Masks, b: Masks) -> list[dict]:
         r["both"], r["chance"] = r["shared"] / r["total"], r["expected"] / r["total"]
         r["lift"] = r["shared"] / r["expected"] if r["expected"] else float("nan")
         r["of_a"] = r["shared"] / r["kept_a"] if r["kept_a"] else float("nan")
+        r["of_chance"] = of_a_chance(r)
     return rows
+
+
+def of_a_chance(row: dict) -> float:
+    """The share of ``a``'s kept weights that a random mask with ``b``'s per-layer counts keeps on
+    average: ``expected / kept_a`` for a row of :func:`mask_overlap` (also one read back from a
+    record). In one layer that is ``b``'s kept fraction ``fb``; over all layers it is the
+    layers' ``fb`` weighted by ``a``'s counts, not ``b``'s overall fraction (``kept_b / total``),
+    which mixes in the layers ``a`` prunes harder."""
+    return row["expected"] / row["kept_a"] if row["kept_a"] else float("nan")
 
 
 def pixel_keep(masks: Masks, name: str = "fc1.weight", side: int = 28) -> torch.Tensor:
@@ -380,7 +392,7 @@ def overlap_state(record: dict, i: int) -> dict:
     lv, (a, b) = record["levels"][i], record["config"]["datasets"]
     trials = lv["overlap"]
     rows = [{"layer": r["layer"], "of_a": float(np.mean([t[j]["of_a"] for t in trials])),
-             "of_chance": r["kept_b"] / r["total"]} for j, r in enumerate(trials[0])]
+             "of_chance": of_a_chance(r)} for j, r in enumerate(trials[0])]
     masks = level_masks(record, i)
     return {"label": f"{100 * lv['fraction_remaining']:.1f}% of weights left "
                      f"(round {lv['round']})", "datasets": (a, b), "rows": rows,

@@ -35,6 +35,9 @@ def test_mask_overlap_known_values():
     assert math.isclose(total["chance"], 3 / 12)
     assert not math.isclose(total["chance"], 5 / 12 * 8 / 12)
     assert math.isclose(total["lift"], 4 / 3) and math.isclose(total["of_a"], 4 / 5)
+    # of a's 5 weights a random b with b's per-layer counts keeps 4 * 0.5 + 1 * 1 = 3 on
+    # average: 3/5 of a, not b's overall fraction 8/12
+    assert math.isclose(total["of_chance"], 3 / 5) and l1["of_chance"] == 0.5
 
 
 def test_mask_overlap_of_a_mask_with_itself_and_with_random_masks():
@@ -47,6 +50,20 @@ def test_mask_overlap_of_a_mask_with_itself_and_with_random_masks():
     # a random mask with the same counts shares about chance: lift near 1
     lifts = [transfer.mask_overlap(m, transfer.random_like(m, g))[0]["lift"] for _ in range(5)]
     assert all(abs(v - 1) < 0.05 for v in lifts)
+
+
+def test_the_chance_share_is_what_random_masks_keep_on_average():
+    """``of_chance`` of the row "all" is the mean share of a's weights that random masks with b's
+    per-layer counts keep, also when a prunes its layers at different rates than b."""
+    g = torch.Generator().manual_seed(1)
+    a = {"l1.weight": (torch.rand(40, 10, generator=g) < 0.2).float(),
+         "l2.weight": (torch.rand(10, 5, generator=g) < 0.9).float()}
+    b = {"l1.weight": (torch.rand(40, 10, generator=g) < 0.1).float(),
+         "l2.weight": (torch.rand(10, 5, generator=g) < 0.5).float()}
+    want = transfer.mask_overlap(a, b)[-1]["of_chance"]
+    got = [transfer.mask_overlap(a, transfer.random_like(b, g))[-1]["of_a"] for _ in range(400)]
+    assert abs(sum(got) / len(got) - want) < 0.01
+    assert abs(want - (b["l1.weight"].sum() + b["l2.weight"].sum()).item() / 450) > 0.05
 
 
 def test_mask_overlap_refuses_masks_of_different_models():
