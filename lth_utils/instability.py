@@ -15,7 +15,9 @@ connected region: the network is *stable* at k (the paper counts below 2% as sta
 (``masks``) trains a sparse network the same way, e.g. a ticket from θ_0 or rewound to θ_k.
 
 Here the copies start from θ_k with fresh optimiser state (Adam's moments at zero, as the
-lottery engine does when it resets or rewinds); the paper's networks train with SGD.
+lottery engine does when it resets or rewinds). The paper's CIFAR-10 and ImageNet networks, the
+ones it finds unstable at initialisation, train with SGD with momentum (``optimizer="sgd"``
+here); LeNet, in the same group's earlier work, trains with Adam, as the book does.
 
 :func:`run_study` measures all of it for chapter 8 (dense LeNet and Conv-2 spawned at several k;
 a LeNet ticket found by IMP with resetting and with rewinding, and its control) and caches its
