@@ -138,8 +138,6 @@ def test_the_run_times_are_the_records():
         f"chapter 11's {_minutes(total('transfer-lenet-standard'))} minutes",
         f"about {_each('transfer-lenet-standard')} minutes each",
         f"chapter 12's training {_minutes(total('ch12-lenet-standard'))} minutes",
-        f"the quick Conv-2 study took {total('conv2-cifar10-quick'):,.0f} s, about "
-        f"{_minutes(total('conv2-cifar10-quick'))} minutes",
         f"one trial of chapter 7's standard Conv-4 study took about "
         f"{_minutes(sum(conv4[:2]) / 2)} minutes on one CPU thread",
     ]

@@ -1,7 +1,9 @@
 """The worked solutions in book/solutions/ run, and every exercise has one.
 
 For every chapter notebook of _toc.yml (book/NN_name.ipynb) there must be book/solutions/NN_name.md
-with one ``## Exercise N`` section per item of the chapter's "## Exercises" list and a
+with one ``## Exercise N`` section per item of the chapter's "## Exercises" list, one
+``## Your run, further (x)`` section per item ``- (x)`` of the "**Take your run further.**" list
+that ends a Part II chapter's "Your run" section (none where the chapter has no such list), and a
 ``## Recall questions`` section. The file's ```python blocks run in order, in one fresh Python
 process per file (so later blocks see earlier blocks' names), under LTH_PROFILE=quick with the
 repository root as working directory. A failure names the file, the block number and the
@@ -69,6 +71,22 @@ def exercise_count(notebook: Path) -> int:
     return 0
 
 
+FURTHER = "**Take your run further.**"
+
+
+def further_items(notebook: Path) -> list[str]:
+    """The labels ("a", "b", ...) of the items "- (x) " of the chapter's "Take your run
+    further" list, in order; [] where the chapter has none."""
+    nb = nbformat.read(notebook, as_version=4)
+    cells = [c.source for c in nb.cells if c.cell_type == "markdown" and FURTHER in c.source]
+    assert len(cells) <= 1, f"{notebook.name}: {len(cells)} cells hold {FURTHER}"
+    if not cells:
+        return []
+    labels = re.findall(r"^- \(([a-z])\) ", cells[0], re.M)
+    assert labels, f"{notebook.name}: no item '- (a) ...' under {FURTHER}"
+    return labels
+
+
 def solution_of(notebook: Path) -> Path:
     return SOLUTIONS / f"{notebook.stem}.md"
 
@@ -92,6 +110,13 @@ def test_every_exercise_has_a_solution(notebook: Path):
     assert found == list(range(1, n + 1)), (
         f"{solution.name}: expected sections '## Exercise 1' .. '## Exercise {n}' "
         f"(one per exercise of {notebook.name}), found {found}")
+    labels = further_items(notebook)
+    assert labels == [chr(ord("a") + i) for i in range(len(labels))], (
+        f"{notebook.name}: the '{FURTHER}' items are labelled {labels}, not (a), (b), ...")
+    further = re.findall(r"^## Your run, further \(([a-z])\)[ \t]*$", text, re.M)
+    assert further == labels, (
+        f"{solution.name}: expected sections '## Your run, further (x)' for x in {labels} "
+        f"(one per item of {notebook.name}'s '{FURTHER}' list, in order), found {further}")
     assert re.search(r"^## Recall questions[ \t]*$", text, re.M), (
         f"{solution.name} has no '## Recall questions' section")
 
