@@ -13,15 +13,15 @@ Four probes, each a study of :mod:`lth_utils.engine` (``python -m lth_utils stud
   in the last tenth of its 20,000 iterations, and this measures where they would stop.
 * ``horizon-conv4-cifar10`` (chapter 7): the same for the Conv-4 lottery study, at its
   sparsest controls' round (round 3, 7.6% weights left); ``horizon-conv6-cifar10`` the same
-  for Conv-6 (round 3, 8.3% left), configured but not yet run (no record, not in the book).
+  for Conv-6 (round 3, 8.3% left).
 * ``horizon-prune-at-init`` (chapter 10): every method's mask at θ0 (trial 0's seeds of the
   prune-at-init study) at two sparsities, trained as one population.
 
 Each writes where each validation loss reaches its minimum and every validation curve, with the
 config, code version, device and wall time, to ``data/results/horizon-NAME.json`` (the quick
 profile, for tests: ``horizon-NAME-quick.json``). The standard probes take about 12 (LeNet), 20
-(prune-at-init) and 75 minutes (Conv-2) on one CPU core, 60 minutes (Conv-4) on two (Conv-6,
-measured per step: about 80 on two).
+(prune-at-init) and 75 minutes (Conv-2) on one CPU core, 60 (Conv-4) and 100 minutes (Conv-6)
+on two (their records' wall times, on a machine shared with other work).
 """
 from __future__ import annotations
 

@@ -97,7 +97,7 @@ def test_the_study_refuses_its_config_before_any_unit(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["lenet-mnist", "conv2-cifar10", "conv4-cifar10",
-                                  "prune-at-init"])
+                                  "conv6-cifar10", "prune-at-init"])
 def test_the_committed_horizon_records_are_the_probes_cache(name):
     """The probes moved from a script onto the engine keep their records' cache keys."""
     cfg = horizon.config(name, "standard")
