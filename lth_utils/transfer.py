@@ -152,8 +152,8 @@ def of_a_chance(row: dict) -> float:
     """The share of ``a``'s kept weights that a random mask with ``b``'s per-layer counts keeps on
     average: ``expected / kept_a`` for a row of :func:`mask_overlap` (also one read back from a
     record). In one layer that is ``b``'s kept fraction ``fb``; over all layers it is the
-    layers' ``fb`` weighted by ``a``'s counts, not ``b``'s overall fraction (``kept_b / total``),
-    which mixes in the layers ``a`` prunes harder."""
+    layers' ``fb`` weighted by ``a``'s kept counts, not ``b``'s overall fraction
+    (``kept_b / total``), which weights them by the layers' sizes."""
     return row["expected"] / row["kept_a"] if row["kept_a"] else float("nan")
 
 
