@@ -233,15 +233,15 @@ def network_rows(records: dict[str, dict], controls=("reinit", "random_mask"),
 
 
 def probe_vs_record(probe: dict, record: dict, last: float = 0.1) -> dict:
-    """A conv horizon probe (``horizon-conv2-cifar10``, ``horizon-conv4-cifar10``) read against
-    the lottery record whose sparsest controls it trains twice as long.
+    """A conv horizon probe (``horizon-convN-cifar10``, N = 2, 4 or 6) read against the lottery
+    record whose sparsest controls it trains twice as long.
 
     ``beyond`` (arm -> :func:`lth_utils.horizon.beyond_horizon`'s row at the record's horizon
     ``T``) and ``vs`` (:func:`ticket_vs_controls` of the record), then numbers for the text:
     ``late_std`` ("k of its n" control runs late in the record there), ``left`` (the probe's
     fraction of weights), ``minutes`` and ``device`` (its wall time and where it ran), ``T2``
-    and ``every`` (its length and test grid), per arm ``gain_ARM``, ``es_ARM`` (its early stop), ``at_ARM`` (its accuracy at
-    ``T``), ``acc_ARM`` (at its early stop), per control ``stdgap_ARM`` (the record's lead of
+    and ``every`` (its length and test grid), per arm ``gain_ARM``, ``es_ARM`` (its early
+    stop), ``at_ARM`` (its accuracy at ``T``), ``acc_ARM`` (at its early stop), per control ``stdgap_ARM`` (the record's lead of
     the ticket over it), ``lead_ARM`` (the one-shot ticket's lead at both networks' own early
     stops) and ``share_ARM`` (its gain over the record's lead), ``share`` ("48%" or "40% to
     48%"), ``late_note`` (which of the probe's own early stops are late, as a clause),

@@ -1,6 +1,6 @@
 """How long must a study train for every arm's early stop to be a measured minimum?
 
-Four probes, each a study of :mod:`lth_utils.engine` (``python -m lth_utils study NAME``):
+Five probes, each a study of :mod:`lth_utils.engine` (``python -m lth_utils study NAME``):
 
 * ``horizon-lenet-mnist`` (chapter 5): for one trial of the lottery study's seeds, the dense
   LeNet-300-100, then, from its trained weights, one-shot masks at the sparsities of rounds 7, 15

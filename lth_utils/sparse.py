@@ -626,7 +626,9 @@ def speed_state(rows: list[dict], density: float, shape=(300, 784), weight_bits:
     """What the chapter's slider shows at ``density``: the layer's time in every format relative
     to dense (the rows' "ratio", or seconds / dense seconds for rows without one) at each batch
     size (the measured density nearest in log scale), and the layer's storage in bytes under
-    every scheme (a random mask of that density). Used by ``widgets.speed_slider``."""
+    every scheme for ``mask``, a random mask of that density (also returned, for a reader who
+    wants more of it, such as its relative indices' fillers). Used by
+    ``widgets.speed_slider``."""
     measured = sorted({r["density"] for r in rows})
     near = min(measured, key=lambda d: abs(np.log(d / density)))
     here = [r for r in rows if r["density"] == near]
@@ -635,7 +637,7 @@ def speed_state(rows: list[dict], density: float, shape=(300, 784), weight_bits:
                for r in here}
     mask = random_mask(tuple(shape), density, torch.Generator().manual_seed(seed))
     bits = layer_storage_bits(mask, index_bits, weight_bits)
-    return {"density": near, "latency": latency,
+    return {"density": near, "latency": latency, "mask": mask,
             "storage": {s: (b + 7) // 8 for s, b in bits.items()}}
 
 

@@ -323,6 +323,10 @@ def test_speed_state_and_its_figure_fit_the_column():
     assert sparse.speed_state(timed, 0.09)["latency"][(60, "CSR")] == 0.5
     assert set(state["storage"]) == set(sparse.SCHEMES)
     assert state["storage"]["dense fp32"] == 4 * 300 * 784
+    # the mask returned is the one whose storage the state gives
+    assert state["mask"].shape == (300, 784)
+    bits = sparse.layer_storage_bits(state["mask"], 5, 8)
+    assert state["storage"] == {k: (b + 7) // 8 for k, b in bits.items()}
     fig, axes = plt.subplots(1, 2, figsize=(7.2, 2.6), layout="constrained")
     sparse.plot_speed_state(state, axes)
     readable(fig)
